@@ -1,0 +1,81 @@
+// TCP and TLS listeners and connections driven by an EventLoop. A listener per worker binds with SO_REUSEPORT so the
+// kernel spreads connections across workers; each connection lives on the loop that accepted it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "core/socket_address.h"
+
+namespace tandem::net {
+
+class EventLoop;
+
+// A server-side TLS configuration (OpenSSL), loaded once at startup and shared read-only by all workers.
+class TlsServerContext {
+ public:
+  // Throws std::runtime_error with a clear message when the files cannot be loaded (startup/config error).
+  static std::shared_ptr<TlsServerContext> FromFiles(const std::string& cert_chain_pem, const std::string& key_pem);
+  ~TlsServerContext();
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  TlsServerContext();
+  std::unique_ptr<Impl> impl_;
+};
+
+class StreamConnection {
+ public:
+  virtual ~StreamConnection() = default;
+  virtual uint64_t id() const = 0;  // unique in the process
+  virtual SocketAddress remote_address() const = 0;
+  virtual SocketAddress local_address() const = 0;
+  virtual bool is_tls() const = 0;
+  // Queues a + b + c for sending. Returns false (and drops the data) when the connection's send buffer already
+  // holds more than the limit: a slow reader cannot grow server memory without bound.
+  virtual bool Send(ByteSpan a, ByteSpan b = {}, ByteSpan c = {}) = 0;
+  // Closes after flushing what is queued. OnClose still runs once.
+  virtual void Close() = 0;
+};
+
+struct StreamHandlers {
+  std::function<void(StreamConnection&)> on_open;
+  // All bytes received and not yet consumed. Returns how many bytes it consumed (whole frames), or a negative value
+  // to close the connection (unframeable stream).
+  std::function<long(StreamConnection&, ByteSpan buffered)> on_data;
+  // Runs exactly once per opened connection; the reference is invalid afterwards.
+  std::function<void(StreamConnection&)> on_close;
+};
+
+struct StreamServerOptions {
+  bool reuse_port = false;
+  size_t max_receive_buffer = 256 * 1024;  // unconsumed bytes beyond this close the connection
+  size_t max_send_buffer = 1 << 20;
+  size_t max_connections = 100000;
+  int idle_timeout_seconds = 0;            // 0 = none; the protocol core handles its own lifetimes
+};
+
+class StreamServer {
+ public:
+  // Listens on `local` (port 0: ephemeral) — TCP when `tls` is null, TLS otherwise.
+  static Result<std::unique_ptr<StreamServer>> Listen(EventLoop& loop, const SocketAddress& local,
+                                                      std::shared_ptr<TlsServerContext> tls, StreamHandlers handlers,
+                                                      const StreamServerOptions& options = {});
+  ~StreamServer();
+  SocketAddress local_address() const;
+  size_t connection_count() const;
+  // Stops accepting and closes every connection.
+  void Shutdown();
+
+ private:
+  StreamServer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::net
