@@ -66,6 +66,12 @@ TEST(Crypto, KnownVectors) {
   EXPECT_FALSE(crypto::Base64Decode("Zm9"));
   auto split = crypto::HmacSha1(AsBytes("Jefe"), AsBytes("what do ya "), AsBytes("want for nothing?"));
   EXPECT_EQ(split, mac);
+  // RFC 4231 test case 2 for HMAC-SHA256; repeated calls reuse the per-thread context and must not drift.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(crypto::HexEncode(crypto::HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+  EXPECT_EQ(crypto::HexEncode(crypto::Md5(AsBytes("abc"))), "900150983cd24fb0d6963f7d28e17f72");
 }
 
 TEST(ByteReader, NeverOverruns) {
