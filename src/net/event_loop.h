@@ -1,5 +1,5 @@
-// The IO layer's event loop: one per worker thread (shared-nothing), wrapping a Boost.Asio io_context. This folder
-// is the only code that touches Asio; protocol cores never see it.
+// The IO layer's event loop: one per worker thread (shared-nothing), wrapping a Boost.Asio io_context. This
+// folder is the only code that touches Asio; protocol cores never see it.
 #pragma once
 
 #include <functional>
@@ -24,9 +24,17 @@ class EventLoop {
 
   // Runs until Stop(); the loop keeps running with no pending work.
   void Run();
-  // Thread-safe.
+  // Thread-safe. A Stop() that happens before Run() makes that Run() return at once.
   void Stop();
-  // Runs `fn` on this loop's thread, after the current handler returns. Thread-safe: the only way to cross threads.
+  // Runs handlers on the calling thread for `duration` (tests and tools that drive the loop by hand).
+  void RunFor(TimeDelta duration);
+  // Runs handlers one at a time until `done()` is true (checked before each) or `timeout` passes. Returns
+  // done().
+  bool RunUntil(const std::function<bool()>& done, TimeDelta timeout);
+  // True on the thread currently running this loop.
+  bool IsLoopThread() const;
+  // Runs `fn` on this loop's thread, after the current handler returns. Thread-safe: the only way to cross
+  // threads.
   void Post(std::function<void()> fn);
   // Monotonic now (steady clock, microseconds).
   Timestamp Now() const;
@@ -40,14 +48,21 @@ class EventLoop {
   std::unique_ptr<State> state_;
 };
 
-// A one-shot timer on a loop; re-arming replaces the previous deadline. The callback runs on the loop's thread and
-// never after the Timer is destroyed.
+// A one-shot timer on a loop; re-arming replaces the previous deadline. The callback runs on the loop's
+// thread and never after the Timer is destroyed (nor after Cancel()). Use a Timer only on its loop's thread.
 class Timer {
  public:
   explicit Timer(EventLoop& loop);
   ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+  // A deadline in the past fires on the next loop iteration, never inline. Timestamp::Infinity() cancels, so
+  // a driver can pass a sans-IO core's PollTimeout() straight through. The callback may re-arm or destroy the
+  // Timer.
   void ArmAt(Timestamp deadline, std::function<void()> fn);
   void Cancel();
+  // True between ArmAt() and the callback (or Cancel()).
+  bool armed() const;
 
  private:
   struct State;
@@ -57,12 +72,14 @@ class Timer {
 // N worker threads, each running its own EventLoop.
 class WorkerPool {
  public:
-  explicit WorkerPool(size_t threads);
+  explicit WorkerPool(size_t threads);  // 0 is treated as 1
   ~WorkerPool();
   size_t size() const { return loops_.size(); }
   EventLoop& loop(size_t i) { return *loops_[i]; }
-  // Starts threads 1..N-1 and runs loop 0 on the calling thread until Stop().
+  // Starts threads 1..N-1 and runs loop 0 on the calling thread until Stop(); joins the other threads before
+  // returning.
   void Run();
+  // Thread-safe, and callable from a worker's own loop (it only stops the loops; Run() joins).
   void Stop();
 
  private:

@@ -1,5 +1,5 @@
-// TCP and TLS listeners and connections driven by an EventLoop. A listener per worker binds with SO_REUSEPORT so the
-// kernel spreads connections across workers; each connection lives on the loop that accepted it.
+// TCP and TLS listeners and connections driven by an EventLoop. A listener per worker binds with SO_REUSEPORT
+// so the kernel spreads connections across workers; each connection lives on the loop that accepted it.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,8 @@ class EventLoop;
 class TlsServerContext {
  public:
   // Throws std::runtime_error with a clear message when the files cannot be loaded (startup/config error).
-  static std::shared_ptr<TlsServerContext> FromFiles(const std::string& cert_chain_pem, const std::string& key_pem);
+  static std::shared_ptr<TlsServerContext> FromFiles(const std::string& cert_chain_pem,
+                                                     const std::string& key_pem);
   ~TlsServerContext();
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -36,19 +37,26 @@ class StreamConnection {
   virtual SocketAddress remote_address() const = 0;
   virtual SocketAddress local_address() const = 0;
   virtual bool is_tls() const = 0;
-  // Queues a + b + c for sending. Returns false (and drops the data) when the connection's send buffer already
-  // holds more than the limit: a slow reader cannot grow server memory without bound.
+  // Queues a + b + c for sending (copied; written out by a flush posted to the loop, so several Send()s in
+  // one handler leave in one syscall). Returns false (and drops the data) when it would take the connection's
+  // unsent bytes past max_send_buffer (a message larger than the limit is accepted only into an empty
+  // buffer): a slow reader cannot grow server memory without bound. Also false once closing. Loop thread
+  // only.
   virtual bool Send(ByteSpan a, ByteSpan b = {}, ByteSpan c = {}) = 0;
-  // Closes after flushing what is queued. OnClose still runs once.
+  // Closes after flushing what is queued (TLS: then sends close_notify). No more on_data. OnClose still runs
+  // once, later on the loop, never inside Close() itself.
   virtual void Close() = 0;
 };
 
+// All handlers run on the listening loop's thread. A handler may Send(), Close(), or shut the server down.
 struct StreamHandlers {
+  // For TLS, after the handshake: a connection that never completes it is never opened (nor closed).
   std::function<void(StreamConnection&)> on_open;
-  // All bytes received and not yet consumed. Returns how many bytes it consumed (whole frames), or a negative value
-  // to close the connection (unframeable stream).
+  // All bytes received and not yet consumed. Returns how many bytes it consumed (whole frames), or a negative
+  // value to close the connection (unframeable stream).
   std::function<long(StreamConnection&, ByteSpan buffered)> on_data;
-  // Runs exactly once per opened connection; the reference is invalid afterwards.
+  // Runs exactly once per opened connection (peer closed, error, limit, Close(), Shutdown()); the reference
+  // is invalid afterwards.
   std::function<void(StreamConnection&)> on_close;
 };
 
@@ -57,19 +65,27 @@ struct StreamServerOptions {
   size_t max_receive_buffer = 256 * 1024;  // unconsumed bytes beyond this close the connection
   size_t max_send_buffer = 1 << 20;
   size_t max_connections = 100000;
-  int idle_timeout_seconds = 0;            // 0 = none; the protocol core handles its own lifetimes
+  // 0 = none; the protocol core handles its own lifetimes. Idle = nothing received for that long.
+  int idle_timeout_seconds = 0;
+  // TLS: a connection that has not finished its handshake by then is dropped.
+  int handshake_timeout_seconds = 10;
+  bool ipv6_only = true;  // for [::] binds, as UdpSocketOptions::ipv6_only
 };
 
 class StreamServer {
  public:
   // Listens on `local` (port 0: ephemeral) — TCP when `tls` is null, TLS otherwise.
   static Result<std::unique_ptr<StreamServer>> Listen(EventLoop& loop, const SocketAddress& local,
-                                                      std::shared_ptr<TlsServerContext> tls, StreamHandlers handlers,
+                                                      std::shared_ptr<TlsServerContext> tls,
+                                                      StreamHandlers handlers,
                                                       const StreamServerOptions& options = {});
+  // Shuts down. Loop thread only (as is everything here).
   ~StreamServer();
   SocketAddress local_address() const;
+  // Accepted connections not yet closed, including TLS handshakes in progress.
   size_t connection_count() const;
-  // Stops accepting and closes every connection.
+  // Stops accepting and closes every connection at once (queued data is dropped); on_close runs for each
+  // opened connection before Shutdown() returns.
   void Shutdown();
 
  private:

@@ -1,6 +1,11 @@
-// A UDP socket driven by an EventLoop with batched IO: recvmmsg for receive (drains up to kBatch datagrams per
-// wake-up) and sendmmsg for send (datagrams queued during one handler are flushed together, by a Post()ed flush or
-// when the batch is full). No allocation per packet: receive and send buffers are preallocated.
+// A UDP socket driven by an EventLoop with batched IO: recvmmsg for receive (drains up to kBatch datagrams
+// per call, a few calls per wake-up) and sendmmsg for send (datagrams queued during one loop iteration are
+// flushed together, by one Post()ed flush per loop or as soon as a socket has kBatch queued).
+//
+// Memory: receive buffers and the send staging area belong to the loop, not the socket (handlers on a loop
+// run one at a time), so an idle socket costs a few hundred bytes however many there are (TURN relays:
+// ~100k). A socket only owns memory while the kernel refuses its datagrams (EAGAIN): those wait in a bounded
+// per-socket backlog that is freed once drained. Nothing is allocated per packet in steady state.
 #pragma once
 
 #include <cstdint>
@@ -17,11 +22,21 @@ namespace tandem::net {
 class EventLoop;
 
 struct UdpSocketOptions {
-  bool reuse_port = false;      // SO_REUSEPORT: one socket per worker on the same port; the kernel spreads flows
-  bool reuse_address = true;
+  bool reuse_port = false;  // SO_REUSEPORT: one socket per worker on the same port; the kernel spreads flows
+  // SO_REUSEADDR. On UDP it buys nothing for servers (no TIME_WAIT) and lets several sockets bind one port,
+  // so two relays given the same explicit port would silently share it: off by default, and never applied to
+  // port 0 (an ephemeral port must be the socket's own).
+  bool reuse_address = false;
   int receive_buffer_bytes = 4 << 20;
   int send_buffer_bytes = 4 << 20;
-  bool ipv6_only = true;        // for [::] binds
+  bool ipv6_only = true;  // for [::] binds
+  // IP_PMTUDISC_DO (IPV6_PMTUDISC_DO) on the whole socket: datagrams are sent with DF and never fragmented
+  // locally; one larger than the path MTU fails (counted in send_errors). sendmmsg has no per-datagram DF
+  // control, and a TURN relay socket belongs to one allocation, whose DONT-FRAGMENT (RFC 8656 §14.8) is known
+  // when it is created.
+  bool dont_fragment = false;
+  // Datagrams kept while the kernel's send buffer is full; beyond this they are dropped and counted.
+  size_t max_send_queue = 1024;
 };
 
 struct ReceivedDatagram {
@@ -32,10 +47,12 @@ struct ReceivedDatagram {
 struct UdpSocketStats {
   uint64_t datagrams_received = 0;
   uint64_t datagrams_sent = 0;
-  uint64_t send_errors = 0;        // EAGAIN past the retry, EMSGSIZE, ...
+  uint64_t send_errors = 0;  // every datagram not sent: EMSGSIZE, unreachable, bad address, queue full, ...
+  uint64_t send_queue_dropped = 0;  // the subset of send_errors dropped because the EAGAIN backlog was full
   uint64_t receive_batches = 0;
   uint64_t send_batches = 0;
   uint64_t truncated_dropped = 0;  // MSG_TRUNC: datagram larger than the receive buffer slot
+  uint64_t would_block = 0;        // times sendmmsg hit EAGAIN and the socket waited for writability
 };
 
 class UdpSocket {
@@ -49,14 +66,20 @@ class UdpSocket {
   ~UdpSocket();
 
   using ReceiveHandler = std::function<void(std::span<const ReceivedDatagram> batch)>;
-  // Starts receiving; `handler` runs on the loop's thread with each batch.
+  // Starts receiving; `handler` runs on the loop's thread with each batch (calling again replaces the
+  // handler, also from inside it). The handler may Send() on any socket and may destroy this socket.
+  // IPv4-mapped senders on a dual-stack socket are reported as plain IPv4 addresses.
   void StartReceiving(ReceiveHandler handler);
 
-  // Queues one datagram: the concatenation a + b + c (copied into the batch buffer; the spans may be reused at
-  // once). Sent by the next flush. `dont_fragment` sets IP_PMTUDISC_DO for that datagram where supported.
+  // Queues one datagram: the concatenation a + b + c (copied into the batch buffer; the spans may be reused
+  // at once). Sent by the next flush. Loop thread only. An IPv4 destination on an IPv6 socket is sent as
+  // IPv4-mapped (which needs ipv6_only = false). Destroying the socket still sends what is queued (best
+  // effort).
   void Send(const SocketAddress& to, ByteSpan a, ByteSpan b = {}, ByteSpan c = {});
   // Sends everything queued now.
   void Flush();
+  // Switches UdpSocketOptions::dont_fragment on or off for the whole socket.
+  void SetDontFragment(bool on);
 
   SocketAddress local_address() const;
   const UdpSocketStats& stats() const;
@@ -65,7 +88,7 @@ class UdpSocket {
  private:
   UdpSocket();
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with pending completions, which outlive the UdpSocket briefly
 };
 
 }  // namespace tandem::net
