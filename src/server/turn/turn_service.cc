@@ -74,6 +74,16 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
                                                shared.wall_clock, rng_, *this);
   }
 
+  ~Worker() {
+    // Order matters: closing TCP/TLS connections runs HandleClientClosed, which frees allocations and so closes
+    // relay sockets. Shut the stream servers down while the core and the relay table are still intact.
+    for (auto& server : stream_servers_) server->Shutdown();
+    stream_servers_.clear();
+    udp_listeners_.clear();
+    closing_.clear();
+    relays_.clear();
+  }
+
   // Binds this worker's listeners on `port` (0 on the first worker: the kernel picks, later workers reuse it).
   void BindUdp(const IpAddress& ip, uint16_t port, uint16_t* bound_port) {
     net::UdpSocketOptions options;
