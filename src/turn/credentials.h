@@ -29,11 +29,16 @@ class CredentialStore {
   // time-limited credential has expired.
   virtual std::optional<std::vector<uint8_t>> LookupKey(std::string_view username, std::string_view realm,
                                                         stun::PasswordAlgorithm algorithm) = 0;
+  // Every key that may be valid for `username` (several while shared secrets rotate: the server accepts a
+  // MESSAGE-INTEGRITY that matches any of them). The default returns LookupKey's key, if any.
+  virtual std::vector<std::vector<uint8_t>> LookupKeys(std::string_view username, std::string_view realm,
+                                                       stun::PasswordAlgorithm algorithm);
   // For USERHASH (RFC 8489 §14.4): the username whose hash matches, if any.
   virtual std::optional<std::string> LookupUserHash(std::span<const uint8_t> userhash, std::string_view realm) = 0;
 };
 
-// Static users plus an optional shared secret. Static users' keys are precomputed at construction.
+// Static users plus optional shared secrets. Keys are derived on lookup (one MD5/SHA-256 of a few bytes); the server
+// caches the key per allocation, so lookups happen on the first Allocate only.
 class StaticCredentialStore final : public CredentialStore {
  public:
   explicit StaticCredentialStore(WallClock& clock);
@@ -44,6 +49,9 @@ class StaticCredentialStore final : public CredentialStore {
 
   std::optional<std::vector<uint8_t>> LookupKey(std::string_view username, std::string_view realm,
                                                 stun::PasswordAlgorithm algorithm) override;
+  std::vector<std::vector<uint8_t>> LookupKeys(std::string_view username, std::string_view realm,
+                                               stun::PasswordAlgorithm algorithm) override;
+  // Static users only: a time-limited username cannot be recovered from its hash.
   std::optional<std::string> LookupUserHash(std::span<const uint8_t> userhash, std::string_view realm) override;
 
   // The time-limited password for `username` ("expiry:user") under `secret`: base64(HMAC-SHA1(secret, username)).
@@ -53,6 +61,10 @@ class StaticCredentialStore final : public CredentialStore {
   WallClock& clock_;
   std::unordered_map<std::string, std::string> users_;
   std::vector<std::string> secrets_;
+  // USERHASH -> username for one realm, rebuilt when the realm or the users change.
+  std::string userhash_realm_;
+  bool userhashes_valid_ = false;
+  std::unordered_map<std::string, std::string> userhashes_;
 };
 
 }  // namespace tandem::turn

@@ -148,8 +148,11 @@ struct ServerStats {
 
 class TurnServer {
  public:
+  // The injected interfaces must outlive the server. ServerOutput's methods may not call back into the server.
   TurnServer(ServerConfig config, CredentialStore& credentials, RelayProvider& relays, AllocationQuota& quota,
              WallClock& wall_clock, Rng& rng, ServerOutput& output);
+  // Calls nothing on the injected interfaces: relays still open and quota still held are the IO layer's to drop
+  // (it is being torn down as well).
   ~TurnServer();
   TurnServer(const TurnServer&) = delete;
   TurnServer& operator=(const TurnServer&) = delete;
