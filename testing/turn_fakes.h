@@ -51,11 +51,27 @@ class FakeRelayProvider final : public turn::RelayProvider {
     if ((even_port || reserve_next) && port % 2 != 0) ++port;
     Opened o;
     o.relay = Add(SocketAddress(family == AddressFamily::kIPv6 ? v6_ip : v4_ip, port));
-    if (reserve_next)
-      o.reserved_next = Add(SocketAddress(o.relay.address.ip(), static_cast<uint16_t>(port + 1)));
+    if (reserve_next) {
+      const Relay held = Add(SocketAddress(o.relay.address.ip(), static_cast<uint16_t>(port + 1)));
+      const uint64_t token = ++next_token_;
+      reservations[token] = Held{held, clock ? clock() + reservation_lifetime : Timestamp::Infinity()};
+      o.reservation_token = token;
+    }
     next_port = static_cast<uint16_t>(port + (reserve_next ? 2 : 1));
     return o;
   }
+  Result<Relay> OpenReserved(uint64_t token) override {
+    auto it = reservations.find(token);
+    if (it == reservations.end()) return MakeError(ErrorCode::kNotFound, "no such reservation");
+    const Held held = it->second;
+    reservations.erase(it);
+    if (clock && clock() >= held.expiry) {  // expired: the held port is released
+      Close(held.relay.id);
+      return MakeError(ErrorCode::kNotFound, "reservation expired");
+    }
+    return held.relay;
+  }
+
   void Close(turn::RelayId id) override {
     if (open.erase(id) == 0) ++bad_closes;  // closing what is not open is a server bug
     closed.push_back(id);
@@ -74,6 +90,14 @@ class FakeRelayProvider final : public turn::RelayProvider {
   std::vector<turn::RelayId> closed;
   size_t bad_closes = 0;
   std::map<turn::RelayId, SocketAddress> addresses;
+  // Reservations (EVEN-PORT R=1) expire lazily, when their token is presented, by `clock` (none: never).
+  struct Held {
+    Relay relay;
+    Timestamp expiry;
+  };
+  std::map<uint64_t, Held> reservations;
+  std::function<Timestamp()> clock;
+  TimeDelta reservation_lifetime = TimeDelta::Seconds(30);
 
  private:
   Relay Add(const SocketAddress& a) {
@@ -83,6 +107,7 @@ class FakeRelayProvider final : public turn::RelayProvider {
     return Relay{id, a};
   }
   turn::RelayId next_id_ = 0;
+  uint64_t next_token_ = 0x5eed0000;
 };
 
 class RecordingOutput final : public turn::ServerOutput {

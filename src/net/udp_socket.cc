@@ -13,6 +13,8 @@
 // moves to the socket's own bounded backlog and the socket waits for writability (async_wait(write)).
 #include "net/udp_socket.h"
 
+#include <utility>
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
@@ -523,8 +525,7 @@ UdpSocket::~UdpSocket() {
   if (impl_) impl_->Close();
 }
 
-Result<std::unique_ptr<UdpSocket>> UdpSocket::Bind(EventLoop& loop, const SocketAddress& local,
-                                                   const UdpSocketOptions& options) {
+Result<UdpPortHold> UdpPortHold::Bind(const SocketAddress& local, const UdpSocketOptions& options) {
   if (!local.IsSet()) return MakeError(ErrorCode::kInvalidArgument, "UDP bind address unspecified");
   int family = local.ip().is_v6() ? AF_INET6 : AF_INET;
   int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -566,7 +567,44 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::Bind(EventLoop& loop, const Socket
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     if (auto a = SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len)) bound = *a;
   }
+  UdpPortHold hold;
+  hold.fd_ = fd;
+  hold.family_ = family;
+  hold.local_ = bound;
+  hold.options_ = options;
+  return hold;
+}
 
+UdpPortHold::UdpPortHold(UdpPortHold&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), family_(o.family_), local_(o.local_), options_(o.options_) {}
+
+UdpPortHold& UdpPortHold::operator=(UdpPortHold&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    family_ = o.family_;
+    local_ = o.local_;
+    options_ = o.options_;
+  }
+  return *this;
+}
+
+UdpPortHold::~UdpPortHold() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<UdpSocket>> UdpSocket::Bind(EventLoop& loop, const SocketAddress& local,
+                                                   const UdpSocketOptions& options) {
+  auto hold = UdpPortHold::Bind(local, options);
+  if (!hold.ok()) return hold.error();
+  return Adopt(loop, std::move(*hold));
+}
+
+Result<std::unique_ptr<UdpSocket>> UdpSocket::Adopt(EventLoop& loop, UdpPortHold hold) {
+  const int fd = std::exchange(hold.fd_, -1);
+  const int family = hold.family_;
+  const SocketAddress bound = hold.local_;
+  const UdpSocketOptions options = hold.options_;
   asio::io_context& io = loop.context();
   auto& service = asio::use_service<UdpLoopService>(static_cast<asio::execution_context&>(io));
   auto impl = std::make_shared<Impl>(io, service);

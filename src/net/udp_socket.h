@@ -55,6 +55,25 @@ struct UdpSocketStats {
   uint64_t would_block = 0;        // times sendmmsg hit EAGAIN and the socket waited for writability
 };
 
+// A bound UDP socket registered with no event loop: holds a port (EVEN-PORT reservations, RFC 8656 §7.2) and can be
+// handed to any thread, which turns it into a UdpSocket on its own loop with UdpSocket::Adopt.
+class UdpPortHold {
+ public:
+  static Result<UdpPortHold> Bind(const SocketAddress& local, const UdpSocketOptions& options = {});
+  UdpPortHold(UdpPortHold&& other) noexcept;
+  UdpPortHold& operator=(UdpPortHold&& other) noexcept;
+  ~UdpPortHold();
+  const SocketAddress& local_address() const { return local_; }
+
+ private:
+  friend class UdpSocket;
+  UdpPortHold() = default;
+  int fd_ = -1;
+  int family_ = 0;
+  SocketAddress local_;
+  UdpSocketOptions options_;
+};
+
 class UdpSocket {
  public:
   static constexpr size_t kBatch = 64;
@@ -63,6 +82,8 @@ class UdpSocket {
   // Binds `local` (port 0: an ephemeral port; read it back with local_address()).
   static Result<std::unique_ptr<UdpSocket>> Bind(EventLoop& loop, const SocketAddress& local,
                                                  const UdpSocketOptions& options = {});
+  // Registers a held port with `loop`.
+  static Result<std::unique_ptr<UdpSocket>> Adopt(EventLoop& loop, UdpPortHold hold);
   ~UdpSocket();
 
   using ReceiveHandler = std::function<void(std::span<const ReceivedDatagram> batch)>;

@@ -6,8 +6,8 @@ std::optional<ChannelData> ParseChannelData(ByteSpan packet) {
   if (packet.size() < kChannelDataHeaderSize) return std::nullopt;
   const uint16_t channel = LoadBe16(packet.data());
   const uint16_t length = LoadBe16(packet.data() + 2);
-  // RFC 8656 §12.4: channel numbers 0x4000-0x4FFF; 0x5000-0xFFFF are reserved and never valid ChannelData.
-  if (channel < kMinChannel || channel > kMaxChannel) return std::nullopt;
+  // RFC 8656 §12.4 uses 0x4000-0x4FFF; RFC 5766 clients may use up to 0x7FFF (see kMaxAcceptedChannel).
+  if (!IsAcceptedChannel(channel)) return std::nullopt;
   const size_t available = packet.size() - kChannelDataHeaderSize;
   if (length > available) return std::nullopt;
   // RFC 8656 §12.5: the message may be padded to a multiple of 4 (required over streams, optional over UDP).

@@ -10,6 +10,14 @@ namespace tandem::turn {
 
 inline constexpr uint16_t kMinChannel = 0x4000;  // RFC 8656 §12
 inline constexpr uint16_t kMaxChannel = 0x4FFF;
+// RFC 5766 §11 allowed 0x4000-0x7FFF, and clients built on it still pick numbers up to 0x7FFF (coturn's own
+// turnutils_uclient does). A server accepts the old range: the first byte is then 0x40-0x7F, which on a TURN
+// server's client port collides with nothing (RFC 7983's 64-79 block plus bytes no other protocol there uses).
+// Clients we write stay within RFC 8656's range.
+inline constexpr uint16_t kMaxAcceptedChannel = 0x7FFF;
+inline constexpr bool IsAcceptedChannel(uint16_t channel) {
+  return channel >= kMinChannel && channel <= kMaxAcceptedChannel;
+}
 inline constexpr size_t kChannelDataHeaderSize = 4;
 
 struct ChannelData {

@@ -22,7 +22,7 @@ Result<size_t> NextFrameLength(ByteSpan buffered) {
       return MakeError(ErrorCode::kMalformed, "STUN frame without magic cookie");
     }
     total = stun::kHeaderSize + length;
-  } else if (first >= 0x40 && first <= 0x4F) {
+  } else if (first >= 0x40 && first <= 0x7F) {  // channels 0x4000-0x7FFF, see kMaxAcceptedChannel
     // ChannelData (RFC 8656 §12.5): over TCP/TLS the sender pads to a multiple of 4, and the padding is part
     // of the frame although not counted in the length field.
     if (buffered.size() < kChannelDataHeaderSize) return size_t{0};

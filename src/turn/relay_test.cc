@@ -224,6 +224,21 @@ TEST_F(RelayTest, ChannelBindAndChannelDataBothDirections) {
   EXPECT_EQ(server_->stats().dropped_unknown_channel, 1u);
 }
 
+TEST_F(RelayTest, Rfc5766ChannelNumbersFromLegacyClientsWork) {
+  // coturn's turnutils_uclient picks channels in RFC 5766's 0x4000-0x7FFF; RFC 8656 narrowed the range.
+  auto& c = StartWithAllocation();
+  auto reply = c.ChannelBind(now(), 0x66F7, Addr(kPeer));
+  ASSERT_TRUE(reply && reply->is_success()) << reply->error_code();
+  c.SendChannelData(now(), 0x66F7, kPayload);
+  ASSERT_EQ(out_.to_peer.size(), 1u);
+  EXPECT_EQ(out_.to_peer[0].payload, kPayload);
+  out_.Clear();
+  FromPeer(kPeer);
+  ASSERT_EQ(out_.to_client.size(), 1u);
+  EXPECT_EQ(out_.to_client[0].bytes[0], 0x66);
+  EXPECT_EQ(out_.to_client[0].bytes[1], 0xF7);
+}
+
 TEST_F(RelayTest, ChannelDataOverTcpIsPadded) {
   auto& c = StartWithAllocation(DefaultConfig(), TcpFlow(9));
   ASSERT_TRUE(c.ChannelBind(now(), 0x4ABC, Addr(kPeer))->is_success());
@@ -238,7 +253,7 @@ TEST_F(RelayTest, ChannelDataOverTcpIsPadded) {
 TEST_F(RelayTest, ChannelBindRules) {
   auto& c = StartWithAllocation();
   EXPECT_EQ(c.ChannelBind(now(), 0x3FFF, Addr(kPeer))->error_code(), error::kBadRequest);
-  EXPECT_EQ(c.ChannelBind(now(), 0x5000, Addr(kPeer))->error_code(), error::kBadRequest);
+  EXPECT_EQ(c.ChannelBind(now(), 0x8000, Addr(kPeer))->error_code(), error::kBadRequest);
   ASSERT_TRUE(c.ChannelBind(now(), 0x4000, Addr(kPeer))->is_success());
   EXPECT_TRUE(c.ChannelBind(now(), 0x4000, Addr(kPeer))->is_success());  // refresh
   // Channel bound to another peer / peer bound to another channel.

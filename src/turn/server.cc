@@ -125,23 +125,19 @@ struct FlowKeyHash {
   }
 };
 
-enum class TimerKind : uint8_t { kAllocation, kPermission, kChannel, kReservation };
+enum class TimerKind : uint8_t { kAllocation, kPermission, kChannel };
 
 struct TimerEntry {
   Timestamp deadline;
   TimerKind kind = TimerKind::kAllocation;
   uint16_t channel = 0;
-  uint64_t id = 0;  // allocation id or reservation token
+  uint64_t id = 0;  // allocation id
   IpAddress ip;     // permission key
 };
 struct TimerLater {
   bool operator()(const TimerEntry& a, const TimerEntry& b) const { return a.deadline > b.deadline; }
 };
 
-struct Reservation {
-  RelayProvider::Relay relay;
-  Timestamp expiry;
-};
 
 // What authentication established for one request.
 struct AuthContext {
@@ -227,7 +223,7 @@ class TurnServer::Impl {
       return;
     }
     const uint8_t first = packet[0];
-    if (first >= 0x40 && first <= 0x4F) {  // RFC 8656 §12.4 / RFC 7983: ChannelData
+    if (first >= 0x40 && first <= 0x7F) {  // RFC 8656 §12.4 (and RFC 5766's wider range): ChannelData
       HandleClientChannelData(now, flow, packet);
       return;
     }
@@ -344,8 +340,6 @@ class TurnServer::Impl {
         case TimerKind::kChannel:
           OnChannelTimer(now, e);
           break;
-        case TimerKind::kReservation:
-          OnReservationTimer(now, e);
           break;
       }
     }
@@ -640,32 +634,32 @@ class TurnServer::Impl {
     auto a = std::make_unique<Allocation>();
     a->quota_held = true;
     a->username = auth.username;
-    std::optional<RelayProvider::Relay> reserved_next;
+    uint64_t reservation_token = 0;
     uint16_t address_error = 0;  // ADDRESS-ERROR-CODE for the additional family
     AddressFamily address_error_family = AddressFamily::kIPv6;
     if (has_token) {
-      auto r = reservations_.find(*token);
-      if (r == reservations_.end() || r->second.expiry <= now) {
+      // §7.2: an unknown or expired token cannot be honoured: 508.
+      auto reserved = relays_.OpenReserved(*token);
+      if (!reserved.ok()) {
         quota_.Release(auth.username);
         SendError(flow, msg, error::kInsufficientCapacity, &auth);
         return;
       }
-      a->relays[a->relay_count++] = RelaySlot{r->second.relay.id, r->second.relay.address};
-      reservations_.erase(r);
+      a->relays[a->relay_count++] = RelaySlot{reserved->id, reserved->address};
     } else {
       auto opened = relays_.Open(family, has_even, has_even && *reserve);
       uint16_t primary_error = opened.ok() ? 0 : RelayErrorCode(opened.error());
       if (opened.ok()) {
         a->relays[a->relay_count++] = RelaySlot{opened->relay.id, opened->relay.address};
         if (has_even && *reserve) {
-          if (!opened->reserved_next) {
+          if (!opened->reservation_token) {
             // The provider could not hold port+1: the request cannot be satisfied (§7.2 step 6).
             relays_.Close(opened->relay.id);
             quota_.Release(auth.username);
             SendError(flow, msg, error::kInsufficientCapacity, &auth);
             return;
           }
-          reserved_next = opened->reserved_next;
+          reservation_token = *opened->reservation_token;
         }
       }
       if (has_additional) {
@@ -702,15 +696,6 @@ class TurnServer::Impl {
       const double rate = static_cast<double>(config_.bandwidth_bytes_per_second_per_allocation);
       a->bandwidth_limited = true;
       a->bandwidth = TokenBucket(rate, rate, now);  // one second of burst
-    }
-    uint64_t reservation_token = 0;
-    if (reserved_next) {
-      do {
-        reservation_token = rng_.NextU64();
-      } while (reservation_token == 0 || reservations_.count(reservation_token) != 0);
-      const Timestamp expiry = now + config_.reservation_lifetime;
-      reservations_.emplace(reservation_token, Reservation{*reserved_next, expiry});
-      PushTimer(TimerEntry{expiry, TimerKind::kReservation, 0, reservation_token, {}});
     }
 
     Allocation* raw = a.get();
@@ -828,7 +813,7 @@ class TurnServer::Impl {
     }
     const auto channel = msg.GetChannelNumber();
     auto peer_opt = msg.GetXorAddress(attr::kXorPeerAddress);
-    if (!channel || *channel < kMinChannel || *channel > kMaxChannel || !peer_opt) {
+    if (!channel || !IsAcceptedChannel(*channel) || !peer_opt) {
       SendError(flow, msg, error::kBadRequest, &auth);
       return;
     }
@@ -1063,12 +1048,6 @@ class TurnServer::Impl {
     a->channels.erase(it);
   }
 
-  void OnReservationTimer(Timestamp now, const TimerEntry& e) {
-    auto it = reservations_.find(e.id);
-    if (it == reservations_.end() || it->second.expiry != e.deadline) return;
-    relays_.Close(it->second.relay.id);
-    reservations_.erase(it);
-  }
 
   // ---- Responses ----
 
@@ -1157,7 +1136,6 @@ class TurnServer::Impl {
   std::unordered_map<uint64_t, std::unique_ptr<Allocation>> allocations_;
   std::unordered_map<FlowKey, Allocation*, FlowKeyHash> by_flow_;
   std::unordered_map<RelayId, Allocation*> by_relay_;
-  std::unordered_map<uint64_t, Reservation> reservations_;
   std::vector<TimerEntry> timers_;
 
   std::vector<uint8_t> scratch_;     // STUN responses

@@ -53,12 +53,17 @@ class RelayProvider {
   };
   struct Opened {
     Relay relay;
-    std::optional<Relay> reserved_next;  // EVEN-PORT with R=1: port+1 held for a later RESERVATION-TOKEN
+    // EVEN-PORT with R=1 (RFC 8656 §7.2): port+1 is held by the provider until an Allocate presents this
+    // RESERVATION-TOKEN — possibly on another worker, which is why the provider, shared by the workers, owns
+    // reservations — or until the reservation expires (about 30 s).
+    std::optional<uint64_t> reservation_token;
   };
   // `even_port`: the port must be even (RFC 8656 §7.2 step on EVEN-PORT); `reserve_next`: also hold port+1.
   // Errors: kUnsupported for a family the server has no relay address for (→ 440), kUnavailable when no port is
   // free (→ 508).
   virtual Result<Opened> Open(AddressFamily family, bool even_port, bool reserve_next) = 0;
+  // Opens the relay held for `token` (RFC 8656 §7.2). kNotFound when the token is unknown, used or expired.
+  virtual Result<Relay> OpenReserved(uint64_t token) = 0;
   virtual void Close(RelayId id) = 0;
 };
 
@@ -95,7 +100,6 @@ struct ServerConfig {
   TimeDelta permission_lifetime = TimeDelta::Seconds(300);  // RFC 8656 §9: 300 s, not configurable by clients
   TimeDelta channel_lifetime = TimeDelta::Seconds(600);     // RFC 8656 §12: 10 min
   TimeDelta nonce_lifetime = TimeDelta::Seconds(600);
-  TimeDelta reservation_lifetime = TimeDelta::Seconds(30);  // RFC 8656 §7.2: ~30 s for EVEN-PORT R=1
 
   // When false, TURN requests are refused (STUN-only mode: Binding still answered).
   bool enable_turn = true;
@@ -164,7 +168,7 @@ class TurnServer {
   void HandleClientClosed(Timestamp now, const ClientFlow& flow);
   // A datagram arriving at a relay address from a peer (RFC 8656 §11.3, §12.6).
   void HandlePeerPacket(Timestamp now, RelayId relay, const SocketAddress& peer, ByteSpan payload);
-  // Expires allocations, permissions, channels, reservations. Call when NextTimeout() is reached.
+  // Expires allocations, permissions, channels. Call when NextTimeout() is reached.
   void HandleTimeout(Timestamp now);
   // The earliest time HandleTimeout has work; Timestamp::Infinity() when idle.
   Timestamp NextTimeout() const;

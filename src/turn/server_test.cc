@@ -436,10 +436,13 @@ TEST_F(TurnServerTest, ReservationExpires) {
   ASSERT_TRUE(token);
   ASSERT_EQ(relays_.open.size(), 2u);
   Advance(TimeDelta::Seconds(30));
-  EXPECT_EQ(relays_.open.size(), 1u);  // the reserved port was released
+  // The provider owns reservations (so that another worker can redeem them); an expired token is refused
+  // with 508 and its held port released.
   auto& d = Client(UdpFlow("198.51.100.20:2"));
   auto second = d.Allocate(now(), [&](auto& b) { b.AddU64(attr::kReservationToken, *token); });
   EXPECT_EQ(second->error_code(), error::kInsufficientCapacity);
+  EXPECT_EQ(relays_.open.size(), 1u);
+  EXPECT_EQ(server_->stats().allocations_active, 1u);
 }
 
 TEST_F(TurnServerTest, DualStackAdditionalAddressFamily) {

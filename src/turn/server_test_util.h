@@ -37,6 +37,7 @@ class TurnServerTest : public ::testing::Test {
 
   void Start(ServerConfig config = DefaultConfig()) {
     clients_.clear();
+    relays_.clock = [this] { return now(); };
     server_ =
         std::make_unique<TurnServer>(std::move(config), credentials_, relays_, *quota_, wall_, rng_, out_);
   }

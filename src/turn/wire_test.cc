@@ -39,7 +39,7 @@ TEST(FramingTest, ChannelDataFramesArePadded) {
 }
 
 TEST(FramingTest, OtherBytesAreMalformed) {
-  for (uint8_t first : {0x50, 0x80, 0x16, 0xFF}) {
+  for (uint8_t first : {0x80, 0x16, 0xFF, 0x3F}) {
     const uint8_t b[] = {first, 0, 0, 0, 0, 0, 0, 0};
     EXPECT_FALSE(NextFrameLength(b).ok()) << int(first);
   }
@@ -57,8 +57,12 @@ TEST(ChannelDataTest, ParseAndPadding) {
   EXPECT_FALSE(ParseChannelData(ByteSpan(cd).first(6)));  // truncated
   const uint8_t too_much_tail[] = {0x40, 0x01, 0x00, 0x00, 0, 0, 0, 0};
   EXPECT_FALSE(ParseChannelData(too_much_tail));
-  const uint8_t reserved[] = {0x50, 0x00, 0x00, 0x00};
+  const uint8_t legacy[] = {0x7F, 0xFF, 0x00, 0x00};  // RFC 5766 range: accepted from old clients
+  EXPECT_TRUE(ParseChannelData(legacy));
+  const uint8_t reserved[] = {0x80, 0x00, 0x00, 0x00};
   EXPECT_FALSE(ParseChannelData(reserved));
+  const uint8_t below[] = {0x3F, 0xFF, 0x00, 0x00};
+  EXPECT_FALSE(ParseChannelData(below));
   EXPECT_FALSE(ParseChannelData(ByteSpan(cd).first(3)));
   uint8_t head[4];
   WriteChannelDataHeader(head, 0x4FFF, 0x1234);

@@ -9,6 +9,7 @@
 #include "net/event_loop.h"
 #include "net/stream_server.h"
 #include "net/udp_socket.h"
+#include "server/turn/reservation_registry.h"
 #include "turn/credentials.h"
 #include "turn/framing.h"
 
@@ -59,6 +60,7 @@ struct TurnService::Shared {
   std::unique_ptr<SharedQuota> quota;
   std::shared_ptr<net::TlsServerContext> tls;
   std::unique_ptr<net::WorkerPool> pool;
+  ReservationRegistry reservations;
   std::mutex stats_mutex;
   std::vector<TurnServiceStats> worker_stats;
   uint16_t udp_port = 0, tcp_port = 0, tls_port = 0;
@@ -194,17 +196,29 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
       Opened opened;
       opened.relay = *first;
       if (reserve_next) {
-        auto second = BindRelay(SocketAddress(*relay_ip, static_cast<uint16_t>(port + 1)));
-        if (!second.ok()) {
+        // Hold port+1 in the shared registry: the token may be redeemed on another worker.
+        auto held = net::UdpPortHold::Bind(SocketAddress(*relay_ip, static_cast<uint16_t>(port + 1)),
+                                           RelaySocketOptions());
+        std::optional<uint64_t> token;
+        if (held.ok()) token = shared_.reservations.Add(loop_.Now(), std::move(*held), rng_);
+        if (!token) {
           Close(first->id);
           continue;
         }
-        opened.reserved_next = *second;
+        opened.reservation_token = token;
       }
       return opened;
     }
     ++relay_bind_failures_;
     return MakeError(ErrorCode::kUnavailable, "no free relay port");
+  }
+
+  Result<Relay> OpenReserved(uint64_t token) override {
+    auto held = shared_.reservations.Take(loop_.Now(), token);
+    if (!held) return MakeError(ErrorCode::kNotFound, "unknown or expired reservation token");
+    auto socket = net::UdpSocket::Adopt(loop_, std::move(*held));
+    if (!socket.ok()) return socket.error();
+    return RegisterRelay(std::move(*socket));
   }
 
   void Close(turn::RelayId id) override {
@@ -232,13 +246,21 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
   }
 
  private:
-  Result<Relay> BindRelay(const SocketAddress& address) {
+  static net::UdpSocketOptions RelaySocketOptions() {
     net::UdpSocketOptions options;
     options.reuse_address = false;  // two allocations must never share a relayed address
     options.receive_buffer_bytes = 256 * 1024;
     options.send_buffer_bytes = 256 * 1024;
-    auto socket = net::UdpSocket::Bind(loop_, address, options);
+    return options;
+  }
+
+  Result<Relay> BindRelay(const SocketAddress& address) {
+    auto socket = net::UdpSocket::Bind(loop_, address, RelaySocketOptions());
     if (!socket.ok()) return socket.error();
+    return RegisterRelay(std::move(*socket));
+  }
+
+  Relay RegisterRelay(std::unique_ptr<net::UdpSocket> socket) {
     turn::RelayId id;
     if (!free_relay_ids_.empty()) {
       id = free_relay_ids_.back();
@@ -247,13 +269,13 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
       id = static_cast<turn::RelayId>(relays_.size());
       relays_.emplace_back();
     }
-    (*socket)->StartReceiving([this, id](std::span<const net::ReceivedDatagram> batch) {
+    socket->StartReceiving([this, id](std::span<const net::ReceivedDatagram> batch) {
       Timestamp now = loop_.Now();
       for (const auto& d : batch) core_->HandlePeerPacket(now, id, d.from, d.data);
       AfterInput();
     });
-    Relay relay{id, (*socket)->local_address()};
-    relays_[id] = std::move(*socket);
+    Relay relay{id, socket->local_address()};
+    relays_[id] = std::move(socket);
     ++relay_sockets_open_;
     return relay;
   }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "testing/stun_test_client.h"
+#include "turn/channel_data.h"
 
 namespace tandem::server {
 namespace {
@@ -162,6 +163,47 @@ TEST(TurnService, ManyClientsAcrossWorkersAllGetDistinctRelays) {
     relays.insert(*relayed);
   }
   EXPECT_EQ(relays.size(), 40u);
+}
+
+TEST(TurnService, ReservationTokenWorksFromAnotherSocketOnAnyWorker) {
+  // RTP/RTCP clients (coturn's uclient among them) allocate with EVEN-PORT R=1 on one socket and redeem the
+  // RESERVATION-TOKEN from another, which SO_REUSEPORT may hash to the other worker.
+  RunningService s(LoopbackConfig(2));
+  for (int i = 0; i < 12; ++i) {
+    StunTestClient rtp(StunTestClient::Transport::kUdp, s.udp(), "alice", "secret");
+    auto first = rtp.Request(stun::Method::kAllocate, [](stun::MessageBuilder& b) {
+      b.AddRequestedTransport(stun::kTransportUdp);
+      b.AddEvenPort(true);
+    });
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->cls(), stun::MessageClass::kSuccessResponse) << first->error_code();
+    auto relayed = first->view().GetXorAddress(stun::attr::kXorRelayedAddress);
+    auto token = first->view().GetU64(stun::attr::kReservationToken);
+    ASSERT_TRUE(relayed && token);
+    EXPECT_EQ(relayed->port() % 2, 0);
+
+    StunTestClient rtcp(StunTestClient::Transport::kUdp, s.udp(), "alice", "secret");
+    auto second = rtcp.Request(stun::Method::kAllocate, [&](stun::MessageBuilder& b) {
+      b.AddRequestedTransport(stun::kTransportUdp);
+      b.AddU64(stun::attr::kReservationToken, *token);
+    });
+    ASSERT_TRUE(second);
+    ASSERT_EQ(second->cls(), stun::MessageClass::kSuccessResponse) << "iteration " << i << ": "
+                                                                   << second->error_code();
+    auto relayed2 = second->view().GetXorAddress(stun::attr::kXorRelayedAddress);
+    ASSERT_TRUE(relayed2);
+    EXPECT_EQ(relayed2->port(), relayed->port() + 1);
+
+    // The adopted relay carries traffic.
+    UdpPeer peer;
+    ASSERT_TRUE(rtcp.CreatePermission(peer.address()));
+    peer.SendTo(*relayed2, AsBytes("rtcp"));
+    auto data = rtcp.ReceiveRaw();
+    ASSERT_TRUE(data);
+    auto view = stun::MessageView::Parse(*data);
+    ASSERT_TRUE(view.ok());
+    EXPECT_EQ(AsStringView(*view->GetBytes(stun::attr::kData)), "rtcp");
+  }
 }
 
 TEST(TurnService, RefusesToStartWithoutCredentials) {
