@@ -426,6 +426,9 @@ class TurnServer::Impl {
     MessageBuilder b = Begin(msg, MessageClass::kSuccessResponse);
     if (flow.client.IsSet()) b.AddXorAddress(attr::kXorMappedAddress, flow.client);
     if (other) {
+      // Behaviour-discovery clients predate XOR-MAPPED-ADDRESS often enough (coturn's natdiscovery asks for
+      // MAPPED-ADDRESS); RFC 8489 §14.1 keeps it for backward compatibility.
+      if (flow.client.IsSet()) b.AddAddress(attr::kMappedAddress, flow.client);
       b.AddAddress(attr::kOtherAddress, *other);
       b.AddAddress(attr::kResponseOrigin, reply_flow.local);
     }

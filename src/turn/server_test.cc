@@ -67,6 +67,8 @@ TEST_F(TurnServerTest, Rfc5780OtherAddressAndChangeRequest) {
   ASSERT_TRUE(plain && plain->is_success());
   EXPECT_EQ(plain->view().GetAddress(attr::kOtherAddress), Addr("192.0.2.2:3479"));
   EXPECT_EQ(plain->view().GetAddress(attr::kResponseOrigin), Addr("192.0.2.1:3478"));
+  // MAPPED-ADDRESS too, for behaviour-discovery clients that read it (RFC 8489 §14.1).
+  EXPECT_EQ(plain->view().GetAddress(attr::kMappedAddress), plain->view().GetXorAddress(attr::kXorMappedAddress));
   EXPECT_EQ(out_.to_client.back().flow.local, Addr("192.0.2.1:3478"));
 
   auto both = c.SendRaw(now(), BindingRequest(c, false, [](auto& b) { b.AddChangeRequest(true, true); }));

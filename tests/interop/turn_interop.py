@@ -557,6 +557,8 @@ class ServerOptions:
     auth: str = "static"  # "static" (--user u:p) or "secret" (--use-auth-secret)
     tls: bool = False
     allow_loopback: bool = True
+    # RFC 5780: listen on `ip` and `alt_ip`, on a primary and an alternate port (both picked by the harness).
+    alt_ip: str | None = None
 
 
 @dataclass
@@ -586,8 +588,11 @@ class Server:
 class CoturnServer(Server):
     def start(self, o: ServerOptions) -> Endpoints:
         port = free_port(o.ip, socket.SOCK_DGRAM, socket.SOCK_STREAM)
+        alt = ["--alt-listening-port=0"]
+        if o.alt_ip:
+            alt = [f"--listening-ip={o.alt_ip}", f"--alt-listening-port={rfc5780_alt_port(o, port)}"]
         cmd = [find_tool("turnserver", self.args.coturn_dir), "-n", f"--listening-ip={o.ip}", f"--relay-ip={o.ip}",
-               f"--listening-port={port}", "--alt-listening-port=0", f"--realm={REALM}", "--fingerprint",
+               f"--listening-port={port}"] + alt + [f"--realm={REALM}", "--fingerprint",
                "--no-dtls", "--no-cli", "--cli-password=x", "--min-port=49152", "--max-port=65535",
                f"--userdb={self.env.path('turndb')}", f"--pidfile={self.env.path('turn.pid')}",
                "--log-file=stdout", "--simple-log", "--no-multicast-peers"]
@@ -636,6 +641,23 @@ class CoturnServer(Server):
             self.proc = None
 
 
+def rfc5780_alt_port(o: ServerOptions, primary: int) -> int:
+    """An alternate port free on both RFC 5780 addresses and different from the primary."""
+    while True:
+        alt = free_port(o.ip, socket.SOCK_DGRAM, socket.SOCK_STREAM)
+        if alt != primary:
+            try:
+                for ip in (o.ip, o.alt_ip):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    try:
+                        s.bind((ip, alt))
+                    finally:
+                        s.close()
+                return alt
+            except OSError:
+                pass
+
+
 READY_RE = re.compile(r"^tandem turn ready: (.*)$")
 ENDPOINT_RE = re.compile(r"(udp|tcp|tls)=(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+):(\d+)")
 
@@ -645,8 +667,14 @@ class TandemServer(Server):
         expect(bool(self.args.server_bin), "--server tandem needs --server-bin PATH (the tandem executable)")
         expect(os.access(self.args.server_bin, os.X_OK), f"not executable: {self.args.server_bin}")
         # Two workers whatever the machine: clients then land on different workers, as in production.
-        cmd = [self.args.server_bin, "turn", "--listening-ip", o.ip, "--listening-port", "0", "--relay-ip", o.ip,
-               "--realm", REALM, "--threads", "2", "--log-level", "debug"]
+        port = "0"
+        alt: list[str] = []
+        if o.alt_ip:
+            primary = free_port(o.ip, socket.SOCK_DGRAM, socket.SOCK_STREAM)
+            port = str(primary)
+            alt = ["--listening-ip", o.alt_ip, "--alt-listening-port", str(rfc5780_alt_port(o, primary))]
+        cmd = [self.args.server_bin, "turn", "--listening-ip", o.ip] + alt + [
+            "--listening-port", port, "--relay-ip", o.ip, "--realm", REALM, "--threads", "2", "--log-level", "debug"]
         if o.auth == "secret":
             cmd += ["--use-auth-secret", "--static-auth-secret", SECRET]
         else:
@@ -792,6 +820,21 @@ class Case:
         expect(m is not None and 0 < int(m.group(1)) < 65536, "no `UDP reflexive addr: 127.0.0.1:PORT` line")
         # stunclient cannot be told its source port; the exact mapping is checked with our own client.
         self.binding_check("udp", ep.udp)
+
+    def case_stun_nat_behavior_discovery(self) -> None:
+        # RFC 5780 with coturn's turnutils_natdiscovery: two addresses (127.0.0.1 and 127.0.0.2 are both loopback)
+        # and two ports; CHANGE-REQUEST answers must come from the other address/port. With no NAT in between, the
+        # right verdicts are endpoint-independent mapping and filtering.
+        ep = self.start_server(alt_ip="127.0.0.2")
+        rc, out = self.env.run("natdiscovery", [self.tool("turnutils_natdiscovery"), "-m", "-f", "-p",
+                                                str(ep.udp[1]), ep.udp[0]], timeout=60)
+        expect(rc == 0, f"turnutils_natdiscovery exited with status {rc}")
+        expect("NAT with Endpoint Independent Mapping" in out, "mapping behaviour not found endpoint-independent")
+        expect("NAT with Endpoint Independent Filtering" in out, "filtering behaviour not found endpoint-independent")
+        expect("Not received" not in out, "natdiscovery missed an attribute it expects")
+        origins = set(re.findall(r"Response origin: : ([0-9.]+:\d+)", out))
+        expect(len(origins) >= 3, f"CHANGE-REQUEST answers did not come from several addresses: {sorted(origins)}")
+        self.env.note(f"natdiscovery saw response origins {sorted(origins)}")
 
     def case_stun_binding_tcp(self) -> None:
         # turnutils_stunclient has no TCP mode: use the harness's client (RFC 8489 §6.2.2 framing).
