@@ -110,6 +110,13 @@ void AddTurnOptions(OptionParser& parser, server::TurnServiceConfig& config, boo
                 config.core.nonce_lifetime =
                     TimeDelta::Seconds(static_cast<int64_t>(ParseUnsigned("stale-nonce", v, 86400)));
               }});
+  parser.Add({"unauth-rate", "N",
+              "unauthenticated requests per second per client IP (IPv6: per /64) before dropping (default 50; "
+              "raise it when many users share one NAT address; 0 = unlimited)",
+              [&](const std::string& v) {
+                config.core.unauthenticated_requests_per_second_per_ip =
+                    static_cast<uint32_t>(ParseUnsigned("unauth-rate", v, 1000000));
+              }});
   parser.Add({"software", "TEXT", "SOFTWARE attribute value (empty to omit)",
               [&](const std::string& v) { config.core.software = v; }});
   parser.Add({"stun-only", "", "answer STUN Binding only; refuse TURN", [stun_only](const std::string&) {
