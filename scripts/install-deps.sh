@@ -11,6 +11,7 @@ PACKAGE_GROUPS=(
   "toolchain:  build-essential cmake ninja-build ccache clang libclang-rt-14-dev clang-format"
   "libraries:  libssl-dev openssl libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libsrtp2-dev libopus-dev libvpx-dev"
   "interop:    coturn python3 iproute2 util-linux procps"
+  "web:        nodejs chromium"
 )
 
 # npm projects installed with `npm ci` when their package-lock.json exists (paths relative to the repo root).
@@ -23,6 +24,10 @@ for group in "${PACKAGE_GROUPS[@]}"; do
     [[ "$status" == installed ]] || missing+=("$pkg")
   done
 done
+
+# npm: Debian's package when no npm is on PATH. NodeSource's nodejs bundles npm and conflicts with Debian's npm
+# package, so asking dpkg about "npm" would try (and fail) to install it next to a nodejs that already has one.
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}" >&2

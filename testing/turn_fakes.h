@@ -60,6 +60,18 @@ class FakeRelayProvider final : public turn::RelayProvider {
     next_port = static_cast<uint16_t>(port + (reserve_next ? 2 : 1));
     return o;
   }
+  // RFC 6062 TCP relays share the id space; `tcp_open` says which open ids are TCP listeners.
+  bool tcp = true;
+  Result<Relay> OpenTcp(AddressFamily family) override {
+    if (!tcp || (family == AddressFamily::kIPv4 && !ipv4) || (family == AddressFamily::kIPv6 && !ipv6) ||
+        family == AddressFamily::kUnspecified) {
+      return MakeError(ErrorCode::kUnsupported, "family");
+    }
+    if (open.size() + 1 > capacity) return MakeError(ErrorCode::kUnavailable, "full");
+    const Relay r = Add(SocketAddress(family == AddressFamily::kIPv6 ? v6_ip : v4_ip, next_port++));
+    tcp_open.insert(r.id);
+    return r;
+  }
   Result<Relay> OpenReserved(uint64_t token) override {
     auto it = reservations.find(token);
     if (it == reservations.end()) return MakeError(ErrorCode::kNotFound, "no such reservation");
@@ -74,6 +86,7 @@ class FakeRelayProvider final : public turn::RelayProvider {
 
   void Close(turn::RelayId id) override {
     if (open.erase(id) == 0) ++bad_closes;  // closing what is not open is a server bug
+    tcp_open.erase(id);
     closed.push_back(id);
   }
 
@@ -87,6 +100,7 @@ class FakeRelayProvider final : public turn::RelayProvider {
   }
 
   std::set<turn::RelayId> open;
+  std::set<turn::RelayId> tcp_open;
   std::vector<turn::RelayId> closed;
   size_t bad_closes = 0;
   std::map<turn::RelayId, SocketAddress> addresses;
@@ -147,15 +161,40 @@ class RecordingOutput final : public turn::ServerOutput {
   }
   void CloseClient(const turn::ClientFlow& flow) override { closed.push_back(flow); }
 
+  // RFC 6062: what the core asked of the IO layer, in order.
+  struct Connect {
+    turn::ConnectionId id = 0;
+    turn::RelayId relay = 0;
+    SocketAddress peer;
+  };
+  struct Bind {
+    turn::ClientFlow flow;
+    turn::ConnectionId id = 0;
+    uint32_t owner = 0;
+  };
+  void ConnectToPeer(turn::ConnectionId id, turn::RelayId relay, const SocketAddress& peer) override {
+    connects.push_back(Connect{id, relay, peer});
+  }
+  void ClosePeerConnection(turn::ConnectionId id) override { closed_peers.push_back(id); }
+  void BindDataConnection(const turn::ClientFlow& flow, turn::ConnectionId id, uint32_t owner) override {
+    binds.push_back(Bind{flow, id, owner});
+  }
+
   void Clear() {
     to_client.clear();
     to_peer.clear();
     closed.clear();
+    connects.clear();
+    closed_peers.clear();
+    binds.clear();
   }
 
   std::vector<ToClient> to_client;
   std::vector<ToPeer> to_peer;
   std::vector<turn::ClientFlow> closed;
+  std::vector<Connect> connects;
+  std::vector<turn::ConnectionId> closed_peers;
+  std::vector<Bind> binds;
 };
 
 // A parsed copy of a STUN message the server sent.
@@ -192,6 +231,7 @@ class TurnTestClient {
   Options& options() { return options_; }
   const turn::ClientFlow& flow() const { return flow_; }
   void set_nonce(std::string nonce) { nonce_ = std::move(nonce); }
+  void set_realm(std::string realm) { realm_ = std::move(realm); }
   const std::string& nonce() const { return nonce_; }
   const std::string& realm() const { return realm_; }
 
@@ -267,6 +307,22 @@ class TurnTestClient {
       b.AddRequestedTransport(stun::kTransportUdp);
       if (extra) extra(b);
     });
+  }
+  // RFC 6062: a TCP allocation (on a TCP/TLS flow), Connect (the answer comes once the core learns the outcome)
+  // and ConnectionBind (on a new flow: usually challenged first, hence the retry).
+  std::optional<StunReply> AllocateTcp(Timestamp now, const Adder& extra = {}) {
+    return RequestWithRetry(now, stun::Method::kAllocate, [&](stun::MessageBuilder& b) {
+      b.AddRequestedTransport(stun::kTransportTcp);
+      if (extra) extra(b);
+    });
+  }
+  std::optional<StunReply> Connect(Timestamp now, const SocketAddress& peer) {
+    return Request(now, stun::Method::kConnect,
+                   [&](stun::MessageBuilder& b) { b.AddXorAddress(stun::attr::kXorPeerAddress, peer); });
+  }
+  std::optional<StunReply> ConnectionBind(Timestamp now, uint32_t connection_id) {
+    return RequestWithRetry(now, stun::Method::kConnectionBind,
+                            [&](stun::MessageBuilder& b) { b.AddU32(stun::attr::kConnectionId, connection_id); });
   }
   std::optional<StunReply> CreatePermission(Timestamp now, const SocketAddress& peer) {
     return Request(now, stun::Method::kCreatePermission,

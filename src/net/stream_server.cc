@@ -60,7 +60,6 @@ constexpr size_t kKeepSendCapacity = 256 * 1024;
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
-std::atomic<uint64_t> g_next_connection_id{1};
 
 std::string OpenSslErrors() {
   std::string out;
@@ -99,6 +98,11 @@ class StreamLoopService : public asio::execution_context::service {
 asio::execution_context::id StreamLoopService::id;
 
 }  // namespace
+
+uint64_t NextStreamConnectionId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // TlsServerContext
@@ -180,7 +184,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       : server_(std::move(server)),
         stream_(MakeStream(std::move(socket), *server_)),
         timer_(server_->loop.context()),
-        id_(g_next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+        id_(NextStreamConnectionId()),
         remote_(remote),
         local_(local) {}
 
@@ -199,6 +203,27 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     wbuf_.insert(wbuf_.end(), c.begin(), c.end());
     ScheduleFlush();
     return true;
+  }
+
+  void PauseReading() override { paused_ = true; }
+
+  void ResumeReading() override {
+    if (!paused_) return;
+    paused_ = false;
+    if (closed_ || closing_ || !opened_) return;
+    asio::post(server_->loop.context(), [self = this->shared_from_this()] {
+      if (self->closed_ || self->closing_ || self->paused_) return;
+      // What on_data declined before the pause, then the socket again.
+      if (!self->rbuf_.empty() && !self->Deliver(nullptr, 0)) return;
+      self->StartRead();
+    });
+  }
+
+  size_t queued_bytes() const override { return QueuedBytes(); }
+
+  void SetDrainHandler(std::function<void()> fn) override {
+    if (closed_) return;
+    on_drain_ = std::move(fn);
   }
 
   void Close() override {
@@ -232,6 +257,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     timer_.cancel();
     socket().close(ignored);  // pending operations complete with operation_aborted and find closed_
     server_->connections.erase(id_);
+    on_drain_ = nullptr;
     if (opened_ && server_->handlers.on_close) server_->handlers.on_close(*this);
     // Buffers a pending operation may still point at (tls_rbuf_, tls_inflight_) live as long as the object.
     std::vector<uint8_t>().swap(rbuf_);
@@ -310,7 +336,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   // ----------------------------------------------------------------------------------------------
 
   void StartRead() {
-    if (read_in_flight_ || closing_ || closed_) return;
+    if (read_in_flight_ || closing_ || closed_ || paused_) return;
     read_in_flight_ = true;
     if constexpr (kTls) {
       if (tls_rbuf_.empty()) tls_rbuf_.resize(kTlsReadBytes);
@@ -337,6 +363,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       HardClose();
       return;
     }
+    if (paused_) return;  // ResumeReading() starts reading again
     uint8_t* scratch = server_->loop_service.scratch();
     for (size_t round = 0; round < kMaxReadsPerWake; ++round) {
       ssize_t n = ::recv(socket().native_handle(), scratch, kReadScratchBytes, MSG_DONTWAIT);
@@ -374,12 +401,13 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       return;
     }
     if (n > 0 && !Deliver(tls_rbuf_.data(), n)) return;
-    StartRead();
+    StartRead();  // not while paused
   }
 
-  // Hands the buffered bytes to on_data. False when the connection stopped reading (closed or closing).
+  // Hands the buffered bytes to on_data (n == 0: only what is left over). False when the connection stopped
+  // reading (closed, closing or paused).
   bool Deliver(const uint8_t* data, size_t n) {
-    last_receive_ = std::chrono::steady_clock::now();
+    if (n > 0) last_receive_ = std::chrono::steady_clock::now();
     const bool direct = rbuf_.empty();  // nothing left over: on_data reads the loop's buffer in place
     if (!direct) rbuf_.insert(rbuf_.end(), data, data + n);
     ByteSpan buffered = direct ? ByteSpan(data, n) : ByteSpan(rbuf_);
@@ -403,7 +431,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       return false;
     }
     if (rbuf_.empty() && rbuf_.capacity() > kKeepReceiveCapacity) std::vector<uint8_t>().swap(rbuf_);
-    return !closing_;
+    return !closing_ && !paused_;
   }
 
   // EOF: the peer will send nothing more; finish sending what is queued, then close.
@@ -447,6 +475,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
                           if (self->tls_inflight_.capacity() > kKeepSendCapacity)
                             std::vector<uint8_t>().swap(self->tls_inflight_);
                           self->StartWrite();
+                          if (!self->closed_ && self->QueuedBytes() == 0) self->NotifyDrained();
                         });
     } else {
       int fd = socket().native_handle();
@@ -478,11 +507,22 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         HardClose();
         return;
       }
+      const bool wrote = !wbuf_.empty();
       wbuf_.clear();
       woff_ = 0;
       if (wbuf_.capacity() > kKeepSendCapacity) std::vector<uint8_t>().swap(wbuf_);
-      if (closing_) MaybeFinishClose();
+      if (closing_) {
+        MaybeFinishClose();
+        return;
+      }
+      if (wrote) NotifyDrained();
     }
+  }
+
+  void NotifyDrained() {
+    if (!on_drain_) return;
+    auto fn = on_drain_;  // the handler may replace or clear itself
+    fn();
   }
 
   // --- graceful close
@@ -536,6 +576,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   bool write_in_flight_ = false;
   bool flush_posted_ = false;
   bool tls_shutdown_started_ = false;
+  bool paused_ = false;
+  std::function<void()> on_drain_;
 };
 
 void ServerState::Accept() {

@@ -46,7 +46,23 @@ class StreamConnection {
   // Closes after flushing what is queued (TLS: then sends close_notify). No more on_data. OnClose still runs
   // once, later on the loop, never inside Close() itself.
   virtual void Close() = 0;
+
+  // Flow control, for splicing two connections into one byte pipe (RFC 6062 data connections, see splice.h).
+  // Stops reading from the socket: the kernel buffers and the peer's TCP window closes. Bytes received and not
+  // consumed stay buffered (at most one read's worth beyond what on_data declined). Loop thread only.
+  virtual void PauseReading() = 0;
+  // Reads again. Bytes left unconsumed are offered to on_data first (posted to the loop, never inside this call).
+  virtual void ResumeReading() = 0;
+  // Bytes queued by Send() and not yet handed to the kernel.
+  virtual size_t queued_bytes() const = 0;
+  // `fn` runs on the loop each time the send queue becomes empty after a write; an empty function removes it. It
+  // is dropped when the connection closes.
+  virtual void SetDrainHandler(std::function<void()> fn) = 0;
 };
+
+// A process-unique id for a stream connection (StreamConnection::id()): stream servers and TcpConnection draw from
+// one counter.
+uint64_t NextStreamConnectionId();
 
 // All handlers run on the listening loop's thread. A handler may Send(), Close(), or shut the server down.
 struct StreamHandlers {

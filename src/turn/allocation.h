@@ -67,6 +67,12 @@ struct Allocation {
   bool bandwidth_limited = false;
   TokenBucket bandwidth;
 
+  // RFC 6062: a TCP allocation. relays[0] is then a TCP relay (a listener); there are no channels and no Send
+  // indications, only peer connections, one per peer transport address (§5.2: a second Connect to the same peer
+  // gets 446).
+  bool tcp = false;
+  std::unordered_map<SocketAddress, ConnectionId> tcp_peers;
+
   // The last Allocate success response, resent verbatim for a retransmitted request (RFC 8656 §7.2, RFC 8489
   // §6.3: kept for 40 s or until the next request).
   stun::TransactionId cached_tid{};

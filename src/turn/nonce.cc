@@ -37,6 +37,15 @@ std::string Hex64(uint64_t v) {
 
 NonceManager::NonceManager(Rng& rng, TimeDelta lifetime, uint32_t features) : lifetime_(lifetime) {
   rng.Fill(secret_);
+  SetFeatures(features);
+}
+
+NonceManager::NonceManager(const std::array<uint8_t, 32>& secret, TimeDelta lifetime, uint32_t features)
+    : secret_(secret), lifetime_(lifetime) {
+  SetFeatures(features);
+}
+
+void NonceManager::SetFeatures(uint32_t features) {
   if (features != 0) {
     const uint8_t bits[3] = {static_cast<uint8_t>(features >> 16), static_cast<uint8_t>(features >> 8),
                              static_cast<uint8_t>(features)};

@@ -29,6 +29,8 @@ class NonceManager {
   enum class Validity { kValid, kStale };
 
   NonceManager(Rng& rng, TimeDelta lifetime, uint32_t features);
+  // With a given secret: managers sharing it accept each other's nonces (the workers of one server).
+  NonceManager(const std::array<uint8_t, 32>& secret, TimeDelta lifetime, uint32_t features);
 
   std::string Make(Timestamp now, const IpAddress& client) const;
   // kStale for an expired nonce and for one this server did not issue to this IP (RFC 8489 §9.2.4: the client
@@ -38,6 +40,7 @@ class NonceManager {
   static uint32_t Features(std::string_view nonce);
 
  private:
+  void SetFeatures(uint32_t features);
   std::string Mac(std::string_view prefix, uint64_t expiry, const IpAddress& client) const;
 
   std::array<uint8_t, 32> secret_{};

@@ -10,6 +10,7 @@
 #include "turn/channel_data.h"
 #include "turn/nonce.h"
 #include "turn/rate_limiter.h"
+#include "turn/tcp_relay.h"
 
 namespace tandem::turn {
 namespace {
@@ -57,6 +58,7 @@ constexpr uint16_t kKnownAttributes[] = {
     attr::kReservationToken,
     attr::kPriority,
     attr::kUseCandidate,
+    attr::kConnectionId,
 };
 // Plus RFC 5780's, when the server has an alternate address.
 constexpr uint16_t kKnownAttributesRfc5780[] = {
@@ -78,6 +80,7 @@ constexpr uint16_t kKnownAttributesRfc5780[] = {
     attr::kReservationToken,
     attr::kPriority,
     attr::kUseCandidate,
+    attr::kConnectionId,
     attr::kChangeRequest,
     attr::kResponsePort,
     attr::kPadding,
@@ -125,13 +128,13 @@ struct FlowKeyHash {
   }
 };
 
-enum class TimerKind : uint8_t { kAllocation, kPermission, kChannel };
+enum class TimerKind : uint8_t { kAllocation, kPermission, kChannel, kTcpConnection };
 
 struct TimerEntry {
   Timestamp deadline;
   TimerKind kind = TimerKind::kAllocation;
   uint16_t channel = 0;
-  uint64_t id = 0;  // allocation id
+  uint64_t id = 0;  // allocation id, or the ConnectionId of a TCP peer connection
   IpAddress ip;     // permission key
 };
 struct TimerLater {
@@ -193,18 +196,26 @@ std::unique_ptr<AllocationQuota> MakeLocalQuota(uint32_t max_total, uint32_t max
   return std::make_unique<LocalQuota>(max_total, max_per_user);
 }
 
+NonceManager MakeNonceManager(const ServerConfig& config, Rng& rng) {
+  const uint32_t features =
+      config.enable_sha256 ? (kFeaturePasswordAlgorithms | kFeatureUsernameAnonymity) : 0;
+  if (config.nonce_secret) return NonceManager(*config.nonce_secret, config.nonce_lifetime, features);
+  return NonceManager(rng, config.nonce_lifetime, features);
+}
+
 class TurnServer::Impl {
  public:
   Impl(ServerConfig config, CredentialStore& credentials, RelayProvider& relays, AllocationQuota& quota,
-       WallClock& wall_clock, Rng& rng, ServerOutput& output)
+       ConnectionRegistry* connections, WallClock& wall_clock, Rng& rng, ServerOutput& output)
       : config_(std::move(config)),
         credentials_(credentials),
         relays_(relays),
         quota_(quota),
+        owned_registry_(connections == nullptr ? MakeLocalConnectionRegistry() : nullptr),
+        registry_(connections == nullptr ? *owned_registry_ : *connections),
         rng_(rng),
         output_(output),
-        nonces_(rng, config_.nonce_lifetime,
-                config_.enable_sha256 ? (kFeaturePasswordAlgorithms | kFeatureUsernameAnonymity) : 0),
+        nonces_(MakeNonceManager(config_, rng)),
         unauthenticated_limiter_(config_.unauthenticated_requests_per_second_per_ip,
                                  config_.rate_limit_table_size) {
     scratch_.reserve(1024);
@@ -325,6 +336,78 @@ class TurnServer::Impl {
     CountPeerToClient(payload.size());
   }
 
+  // ---- RFC 6062 inputs ----
+
+  // §5.2: the connection attempt of a Connect request finished.
+  void HandlePeerConnectResult(Timestamp now, ConnectionId id, bool ok) {
+    auto it = tcp_connections_.find(id);
+    if (it == tcp_connections_.end() || it->second.state != PeerConnection::State::kConnecting) return;
+    PeerConnection& c = it->second;
+    Allocation* a = AllocationById(c.allocation_id);
+    if (a == nullptr) return;  // cannot happen: Destroy() forgets an allocation's connections
+    if (!ok) {
+      ++stats_.tcp_connect_failures;
+      SendConnectResponse(*a, c, error::kConnectionTimeoutOrFailure);
+      DropConnection(*a, it, /*withdraw=*/true, /*close_io=*/false);
+      return;
+    }
+    // The connection becomes a peer data connection that waits for its ConnectionBind (30 s).
+    registry_.Publish(id);
+    c.state = PeerConnection::State::kPending;
+    c.expiry.at = now + config_.tcp_bind_timeout;
+    Arm(c.expiry, TimerEntry{c.expiry.at, TimerKind::kTcpConnection, 0, id, {}});
+    SendConnectResponse(*a, c, 0);
+  }
+
+  // §5.3: an incoming connection on a TCP relayed transport address.
+  std::optional<ConnectionId> HandlePeerConnectionAccepted(Timestamp now, RelayId relay, const SocketAddress& from) {
+    auto ait = by_tcp_relay_.find(relay);
+    if (ait == by_tcp_relay_.end() || ait->second->expiry.at <= now) {
+      ++stats_.tcp_connections_refused;
+      return std::nullopt;
+    }
+    Allocation& a = *ait->second;
+    const SocketAddress peer = Normalize(from);
+    // "If no permission for this peer has been installed for this allocation, the server MUST close the
+    // connection with the peer immediately after it has been accepted."
+    auto perm = a.permissions.find(peer.ip());
+    if (perm == a.permissions.end() || perm->second.expiry.at <= now || a.tcp_peers.count(peer) != 0 ||
+        AtConnectionLimit(a)) {
+      ++stats_.tcp_connections_refused;
+      return std::nullopt;
+    }
+    const auto id = NewConnectionId(a.username);
+    if (!id) {
+      ++stats_.tcp_connections_refused;
+      return std::nullopt;
+    }
+    registry_.Publish(*id);
+    PeerConnection& c = AddConnection(a, *id, peer, PeerConnection::State::kPending,
+                                      now + config_.tcp_bind_timeout);
+    ++stats_.tcp_connections_accepted;
+    // The ConnectionAttempt indication (§5.3, §6.1) over the control connection.
+    std::array<uint8_t, 12> tid_bytes;
+    rng_.Fill(tid_bytes);
+    MessageBuilder b(indication_, Method::kConnectionAttempt, MessageClass::kIndication,
+                     stun::MakeTransactionId(tid_bytes));
+    b.AddU32(attr::kConnectionId, c.id);
+    b.AddXorAddress(attr::kXorPeerAddress, peer);
+    if (!config_.software.empty()) b.AddString(attr::kSoftware, config_.software);
+    output_.SendToClient(a.flow, b.Finish());
+    LOG_DEBUG(kLog, "allocation " << a.id << ": connection " << c.id << " from peer "
+                                  << log::Redact(peer.ToString()));
+    return c.id;
+  }
+
+  void HandlePeerConnectionClosed(Timestamp now, ConnectionId id) {
+    auto it = tcp_connections_.find(id);
+    if (it == tcp_connections_.end()) return;
+    Allocation* a = AllocationById(it->second.allocation_id);
+    if (a == nullptr) return;
+    // A pending connection is still in the registry; a bound one left it with its Claim.
+    DropConnection(*a, it, it->second.state != PeerConnection::State::kBound, /*close_io=*/false);
+  }
+
   void HandleTimeout(Timestamp now) {
     while (!timers_.empty() && timers_.front().deadline <= now) {
       std::pop_heap(timers_.begin(), timers_.end(), TimerLater());
@@ -340,6 +423,8 @@ class TurnServer::Impl {
         case TimerKind::kChannel:
           OnChannelTimer(now, e);
           break;
+        case TimerKind::kTcpConnection:
+          OnTcpConnectionTimer(now, e);
           break;
       }
     }
@@ -363,11 +448,12 @@ class TurnServer::Impl {
       case static_cast<uint16_t>(Method::kRefresh):
       case static_cast<uint16_t>(Method::kCreatePermission):
       case static_cast<uint16_t>(Method::kChannelBind):
+      case static_cast<uint16_t>(Method::kConnect):
+      case static_cast<uint16_t>(Method::kConnectionBind):
         HandleTurnRequest(now, flow, msg);
         return;
       default:
-        // Unknown methods, and RFC 6062 Connect/ConnectionBind (no TCP allocation can exist here, RFC 6062
-        // §5.2): 400 (RFC 8489 §6.3.1).
+        // Unknown methods: 400 (RFC 8489 §6.3.1).
         SendUnauthenticatedError(now, flow, msg, error::kBadRequest);
         return;
     }
@@ -465,6 +551,12 @@ class TurnServer::Impl {
         return;
       case Method::kChannelBind:
         HandleChannelBind(now, flow, msg, alloc, auth);
+        return;
+      case Method::kConnect:
+        HandleConnect(now, flow, msg, alloc, auth);
+        return;
+      case Method::kConnectionBind:
+        HandleConnectionBind(now, flow, msg, alloc, auth);
         return;
       default:
         return;
@@ -588,11 +680,20 @@ class TurnServer::Impl {
       SendError(flow, msg, error::kBadRequest, &auth);
       return;
     }
-    // UDP relaying only. RFC 6062 TCP relaying is not implemented: 442 as §7.2 says for unsupported
-    // protocols.
-    if (*transport != stun::kTransportUdp) {
+    // RFC 6062 §5.1 step 1 (and RFC 8656 §7.2): UDP, or TCP when enabled; anything else 442.
+    const bool tcp = *transport == stun::kTransportTcp;
+    if ((*transport != stun::kTransportUdp && !tcp) || (tcp && !config_.enable_tcp_relay)) {
       SendError(flow, msg, error::kUnsupportedTransportProtocol, &auth);
       return;
+    }
+    if (tcp) {
+      // §5.1 step 2: a TCP allocation needs a TCP/TLS control connection. Step 3: DONT-FRAGMENT, EVEN-PORT and
+      // RESERVATION-TOKEN are UDP notions. A TCP allocation has one address family (no dual allocation).
+      if (!IsStream(flow) || msg.Has(attr::kDontFragment) || msg.Has(attr::kEvenPort) ||
+          msg.Has(attr::kReservationToken) || msg.Has(attr::kAdditionalAddressFamily)) {
+        SendError(flow, msg, error::kBadRequest, &auth);
+        return;
+      }
     }
     // Step 5-8: EVEN-PORT, RESERVATION-TOKEN and the address families.
     const bool has_even = msg.Has(attr::kEvenPort);
@@ -640,7 +741,17 @@ class TurnServer::Impl {
     uint64_t reservation_token = 0;
     uint16_t address_error = 0;  // ADDRESS-ERROR-CODE for the additional family
     AddressFamily address_error_family = AddressFamily::kIPv6;
-    if (has_token) {
+    if (tcp) {
+      // RFC 6062 §5.1 step 4: a TCP relayed transport address.
+      auto opened = relays_.OpenTcp(family);
+      if (!opened.ok()) {
+        quota_.Release(auth.username);
+        SendError(flow, msg, RelayErrorCode(opened.error()), &auth);
+        return;
+      }
+      a->relays[a->relay_count++] = RelaySlot{opened->id, opened->address};
+      a->tcp = true;
+    } else if (has_token) {
       // §7.2: an unknown or expired token cannot be honoured: 508.
       auto reserved = relays_.OpenReserved(*token);
       if (!reserved.ok()) {
@@ -704,7 +815,8 @@ class TurnServer::Impl {
     Allocation* raw = a.get();
     allocations_.emplace(raw->id, std::move(a));
     by_flow_[FlowKey::Of(flow)] = raw;
-    for (uint8_t i = 0; i < raw->relay_count; ++i) by_relay_[raw->relays[i].id] = raw;
+    auto& relay_index = raw->tcp ? by_tcp_relay_ : by_relay_;
+    for (uint8_t i = 0; i < raw->relay_count; ++i) relay_index[raw->relays[i].id] = raw;
     Arm(raw->expiry, TimerEntry{raw->expiry.at, TimerKind::kAllocation, 0, raw->id, {}});
     ++stats_.allocations_created;
     ++stats_.allocations_active;
@@ -814,6 +926,11 @@ class TurnServer::Impl {
       SendError(flow, msg, error::kAllocationMismatch, &auth);
       return;
     }
+    // RFC 6062: a TCP allocation relays over peer connections, never through channels.
+    if (a->tcp) {
+      SendError(flow, msg, error::kBadRequest, &auth);
+      return;
+    }
     const auto channel = msg.GetChannelNumber();
     auto peer_opt = msg.GetXorAddress(attr::kXorPeerAddress);
     if (!channel || !IsAcceptedChannel(*channel) || !peer_opt) {
@@ -862,6 +979,172 @@ class TurnServer::Impl {
     output_.SendToClient(flow, Finish(b, msg, &auth, true));
   }
 
+  // RFC 6062 §5.2.
+  void HandleConnect(Timestamp now, const ClientFlow& flow, const MessageView& msg, Allocation* a,
+                     AuthContext& auth) {
+    if (a == nullptr) {
+      SendError(flow, msg, error::kAllocationMismatch, &auth);
+      return;
+    }
+    const auto peer_opt = msg.GetXorAddress(attr::kXorPeerAddress);
+    // Connect belongs to TCP allocations only; a peer address is required and needs a port to connect to.
+    if (!a->tcp || !peer_opt || peer_opt->port() == 0) {
+      SendError(flow, msg, error::kBadRequest, &auth);
+      return;
+    }
+    const SocketAddress peer = Normalize(*peer_opt);
+    const RelaySlot* relay = a->RelayFor(peer.family());
+    if (relay == nullptr) {
+      SendError(flow, msg, error::kPeerAddressFamilyMismatch, &auth);
+      return;
+    }
+    // "If the new connection is forbidden by local policy, the server MUST reject the request with a 403".
+    if (!config_.peer_policy.IsAllowed(peer.ip())) {
+      ++stats_.peer_refused;
+      SendError(flow, msg, error::kForbidden, &auth);
+      return;
+    }
+    // A Connect to this peer in progress, or its connections pending or active: 446.
+    if (a->tcp_peers.count(peer) != 0) {
+      SendError(flow, msg, error::kConnectionAlreadyExists, &auth);
+      return;
+    }
+    if (AtConnectionLimit(*a)) {
+      SendError(flow, msg, error::kInsufficientCapacity, &auth);
+      return;
+    }
+    const auto id = NewConnectionId(a->username);
+    if (!id) {
+      SendError(flow, msg, error::kInsufficientCapacity, &auth);
+      return;
+    }
+    PeerConnection& c =
+        AddConnection(*a, *id, peer, PeerConnection::State::kConnecting, now + config_.tcp_connect_timeout);
+    c.tid = msg.transaction_id();
+    c.authenticated = auth.authenticated;
+    c.sha256_integrity = auth.sha256_mi;
+    c.fingerprint = msg.Has(attr::kFingerprint);
+    ++stats_.tcp_connects;
+    // No permission is needed for a Connect nor installed by it: RFC 6062 §5.2 has no such step (permissions
+    // only filter incoming connections, §5.3).
+    output_.ConnectToPeer(c.id, relay->id, peer);
+  }
+
+  // RFC 6062 §5.4. Arrives on a new client connection, the future client data connection, which may be on any
+  // worker: the registry finds the pending connection whichever worker holds it.
+  void HandleConnectionBind(Timestamp now, const ClientFlow& flow, const MessageView& msg, Allocation* a,
+                            AuthContext& auth) {
+    // Over TCP/TLS only; and a control connection (one with an allocation) cannot become a data connection.
+    const auto id = msg.GetU32(attr::kConnectionId);
+    std::optional<uint32_t> owner;
+    if (IsStream(flow) && a == nullptr && id) owner = registry_.Claim(*id, auth.username);
+    if (!owner) {
+      SendError(flow, msg, error::kBadRequest, &auth);
+      return;
+    }
+    ++stats_.tcp_connections_bound;
+    if (auto it = tcp_connections_.find(*id); it != tcp_connections_.end()) {
+      it->second.state = PeerConnection::State::kBound;  // its bind timer finds nothing to do
+      it->second.expiry.at = Timestamp::Infinity();
+    }
+    MessageBuilder b = Begin(msg, MessageClass::kSuccessResponse);
+    output_.SendToClient(flow, Finish(b, msg, &auth, true));
+    output_.BindDataConnection(flow, *id, *owner);
+  }
+
+  // ---- RFC 6062 peer connections ----
+
+  bool AtConnectionLimit(const Allocation& a) const {
+    return config_.max_tcp_connections_per_allocation != 0 &&
+           a.tcp_peers.size() >= config_.max_tcp_connections_per_allocation;
+  }
+
+  // A fresh CONNECTION-ID: random (unguessable), non-zero, reserved in the shared registry.
+  std::optional<ConnectionId> NewConnectionId(const std::string& username) {
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const ConnectionId id = rng_.NextU32();
+      if (id != 0 && tcp_connections_.count(id) == 0 && registry_.Reserve(id, username)) return id;
+    }
+    return std::nullopt;
+  }
+
+  PeerConnection& AddConnection(Allocation& a, ConnectionId id, const SocketAddress& peer,
+                                PeerConnection::State state, Timestamp deadline) {
+    PeerConnection& c = tcp_connections_[id];
+    c.id = id;
+    c.allocation_id = a.id;
+    c.peer = peer;
+    c.state = state;
+    c.expiry.at = deadline;
+    Arm(c.expiry, TimerEntry{deadline, TimerKind::kTcpConnection, 0, id, {}});
+    a.tcp_peers[peer] = id;
+    ++stats_.tcp_connections_active;
+    return c;
+  }
+
+  // Forgets a connection: `withdraw` takes its id out of the registry (not for one a Claim took), `close_io` asks
+  // the IO layer to close what it holds under the id.
+  void DropConnection(Allocation& a, std::unordered_map<ConnectionId, PeerConnection>::iterator it, bool withdraw,
+                      bool close_io) {
+    const ConnectionId id = it->first;
+    a.tcp_peers.erase(it->second.peer);
+    tcp_connections_.erase(it);
+    --stats_.tcp_connections_active;
+    if (withdraw) registry_.Withdraw(id);
+    if (close_io) output_.ClosePeerConnection(id);
+  }
+
+  // The deferred Connect response: success with CONNECTION-ID (code 0), or an error.
+  void SendConnectResponse(const Allocation& a, const PeerConnection& c, uint16_t code) {
+    MessageBuilder b(scratch_, Method::kConnect,
+                     code == 0 ? MessageClass::kSuccessResponse : MessageClass::kErrorResponse, c.tid);
+    if (code == 0) {
+      b.AddU32(attr::kConnectionId, c.id);
+    } else {
+      ++stats_.error_responses;
+      b.AddErrorCode(code);
+    }
+    if (!config_.software.empty()) b.AddString(attr::kSoftware, config_.software);
+    if (c.authenticated && !a.key.empty()) {
+      if (c.sha256_integrity) {
+        b.AddMessageIntegritySha256(a.key);
+      } else {
+        b.AddMessageIntegrity(a.key);
+      }
+    }
+    if (c.fingerprint) b.AddFingerprint();
+    output_.SendToClient(a.flow, b.Finish());
+  }
+
+  void OnTcpConnectionTimer(Timestamp now, const TimerEntry& e) {
+    auto it = tcp_connections_.find(static_cast<ConnectionId>(e.id));
+    if (it == tcp_connections_.end() || !Due(now, it->second.expiry, e)) return;
+    PeerConnection& c = it->second;
+    Allocation* a = AllocationById(c.allocation_id);
+    if (a == nullptr) return;
+    switch (c.state) {
+      case PeerConnection::State::kConnecting:
+        // §5.2: "If the connection attempt fails or times out, the server MUST return a 447".
+        ++stats_.tcp_connect_failures;
+        SendConnectResponse(*a, c, error::kConnectionTimeoutOrFailure);
+        DropConnection(*a, it, /*withdraw=*/true, /*close_io=*/true);
+        return;
+      case PeerConnection::State::kPending:
+        // §5.2, §5.3: not bound within 30 s: close. Unless a ConnectionBind on another worker claimed it just
+        // now; then it is bound, and its end will be reported like any bound connection's.
+        if (!registry_.Withdraw(c.id)) {
+          c.state = PeerConnection::State::kBound;
+          c.expiry.at = Timestamp::Infinity();
+          return;
+        }
+        ++stats_.tcp_bind_timeouts;
+        DropConnection(*a, it, /*withdraw=*/false, /*close_io=*/true);
+        return;
+      case PeerConnection::State::kBound:
+        return;
+    }
+  }
+
   // ---- Client data ----
 
   void HandleIndication(Timestamp now, const ClientFlow& flow, const MessageView& msg) {
@@ -872,7 +1155,7 @@ class TurnServer::Impl {
     }
     // RFC 8656 §11.2.
     Allocation* a = FindAllocation(now, flow);
-    if (a == nullptr) {
+    if (a == nullptr || a->tcp) {  // a TCP allocation (RFC 6062) has no datagram relay to send from
       ++stats_.dropped_no_allocation;
       return;
     }
@@ -975,9 +1258,19 @@ class TurnServer::Impl {
   }
 
   void Destroy(Allocation* a) {
+    // RFC 6062: the allocation's peer connections (and the data connections bound to them) go with it.
+    for (const auto& [peer, id] : a->tcp_peers) {
+      auto it = tcp_connections_.find(id);
+      if (it == tcp_connections_.end()) continue;
+      if (it->second.state != PeerConnection::State::kBound) registry_.Withdraw(id);
+      output_.ClosePeerConnection(id);
+      tcp_connections_.erase(it);
+      --stats_.tcp_connections_active;
+    }
+    auto& relay_index = a->tcp ? by_tcp_relay_ : by_relay_;
     for (uint8_t i = 0; i < a->relay_count; ++i) {
       relays_.Close(a->relays[i].id);
-      by_relay_.erase(a->relays[i].id);
+      relay_index.erase(a->relays[i].id);
     }
     by_flow_.erase(FlowKey::Of(a->flow));
     if (a->quota_held) quota_.Release(a->username);
@@ -1129,6 +1422,8 @@ class TurnServer::Impl {
   CredentialStore& credentials_;
   RelayProvider& relays_;
   AllocationQuota& quota_;
+  std::unique_ptr<ConnectionRegistry> owned_registry_;
+  ConnectionRegistry& registry_;
   Rng& rng_;
   ServerOutput& output_;
   ServerStats stats_;
@@ -1138,7 +1433,9 @@ class TurnServer::Impl {
   uint64_t next_allocation_id_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<Allocation>> allocations_;
   std::unordered_map<FlowKey, Allocation*, FlowKeyHash> by_flow_;
-  std::unordered_map<RelayId, Allocation*> by_relay_;
+  std::unordered_map<RelayId, Allocation*> by_relay_;      // UDP relays
+  std::unordered_map<RelayId, Allocation*> by_tcp_relay_;  // RFC 6062 TCP relays
+  std::unordered_map<ConnectionId, PeerConnection> tcp_connections_;
   std::vector<TimerEntry> timers_;
 
   std::vector<uint8_t> scratch_;     // STUN responses
@@ -1148,7 +1445,13 @@ class TurnServer::Impl {
 
 TurnServer::TurnServer(ServerConfig config, CredentialStore& credentials, RelayProvider& relays,
                        AllocationQuota& quota, WallClock& wall_clock, Rng& rng, ServerOutput& output)
-    : impl_(std::make_unique<Impl>(std::move(config), credentials, relays, quota, wall_clock, rng, output)) {}
+    : impl_(std::make_unique<Impl>(std::move(config), credentials, relays, quota, nullptr, wall_clock, rng,
+                                   output)) {}
+TurnServer::TurnServer(ServerConfig config, CredentialStore& credentials, RelayProvider& relays,
+                       AllocationQuota& quota, ConnectionRegistry& connections, WallClock& wall_clock, Rng& rng,
+                       ServerOutput& output)
+    : impl_(std::make_unique<Impl>(std::move(config), credentials, relays, quota, &connections, wall_clock, rng,
+                                   output)) {}
 TurnServer::~TurnServer() = default;
 
 void TurnServer::HandleClientPacket(Timestamp now, const ClientFlow& flow, ByteSpan packet) {
@@ -1159,6 +1462,16 @@ void TurnServer::HandleClientClosed(Timestamp now, const ClientFlow& flow) {
 }
 void TurnServer::HandlePeerPacket(Timestamp now, RelayId relay, const SocketAddress& peer, ByteSpan payload) {
   impl_->HandlePeerPacket(now, relay, peer, payload);
+}
+void TurnServer::HandlePeerConnectResult(Timestamp now, ConnectionId id, bool ok) {
+  impl_->HandlePeerConnectResult(now, id, ok);
+}
+std::optional<ConnectionId> TurnServer::HandlePeerConnectionAccepted(Timestamp now, RelayId relay,
+                                                                     const SocketAddress& peer) {
+  return impl_->HandlePeerConnectionAccepted(now, relay, peer);
+}
+void TurnServer::HandlePeerConnectionClosed(Timestamp now, ConnectionId id) {
+  impl_->HandlePeerConnectionClosed(now, id);
 }
 void TurnServer::HandleTimeout(Timestamp now) { impl_->HandleTimeout(now); }
 Timestamp TurnServer::NextTimeout() const { return impl_->NextTimeout(); }

@@ -207,17 +207,21 @@ TEST_F(TurnServerTest, UnknownUserIs401) {
   EXPECT_EQ(server_->allocation_count(), 0u);
 }
 
-TEST_F(TurnServerTest, MissingRequestedTransportIs400AndTcpIs442) {
+TEST_F(TurnServerTest, MissingRequestedTransportIs400AndUnknownTransportIs442) {
   Start();
   auto& c = Client();
   auto r1 = c.RequestWithRetry(now(), Method::kAllocate, {});
   ASSERT_TRUE(r1 && r1->ok());
   EXPECT_EQ(r1->error_code(), error::kBadRequest);
   EXPECT_TRUE(r1->view().VerifyMessageIntegrity(c.Key()));  // errors to authenticated requests are signed
-  auto r2 =
-      c.Request(now(), Method::kAllocate, [](auto& b) { b.AddRequestedTransport(stun::kTransportTcp); });
+  auto r2 = c.Request(now(), Method::kAllocate, [](auto& b) { b.AddRequestedTransport(132); });  // SCTP
   ASSERT_TRUE(r2 && r2->ok());
   EXPECT_EQ(r2->error_code(), error::kUnsupportedTransportProtocol);
+  // TCP over a UDP flow: 400 (RFC 6062 §5.1; TCP allocations are in tcp_relay_test.cc).
+  auto r3 =
+      c.Request(now(), Method::kAllocate, [](auto& b) { b.AddRequestedTransport(stun::kTransportTcp); });
+  ASSERT_TRUE(r3 && r3->ok());
+  EXPECT_EQ(r3->error_code(), error::kBadRequest);
   EXPECT_EQ(server_->allocation_count(), 0u);
 }
 

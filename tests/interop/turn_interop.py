@@ -25,6 +25,13 @@ Validated against coturn 4.6.1 (Debian 12), each inside `unshare --net`: ALL cas
   loopback_peer_refused_by_default loopback_peer_allowed_with_flag turn_udp_ipv6
 (repeated 4x under `ctest -j2`; coturn once refused a TLS handshake with an internal_error alert: its TLS case
 retries uclient once for that message, for coturn only).
+RFC 6062 (TCP relaying) cases, validated the same way: turn_tcp_relay turn_tcp_relay_passive turn_tcp_relay_protocol
+(the whole suite 3x under `ctest -j2`, the protocol case 8x more against coturn). coturn quirks they work around: it
+closes a client data connection after a failed ConnectionBind (so the harness signs its first ConnectionBind with the
+control connection's nonce, as uclient does, and for coturn accepts a reset in place of the 400 to an unknown
+CONNECTION-ID); it starts listening on a relayed address a moment after its Allocate success (a peer connecting at
+once is retried, for coturn only); and a relayed address stops accepting once a connection made from it has ended
+(so passive open is tested first).
 
 turnutils facts this harness relies on (coturn 4.6.1):
   - turnutils_stunclient has no TCP mode (options: -p port, -L local address, -f RFC 5780); it prints
@@ -43,6 +50,12 @@ turnutils facts this harness relies on (coturn 4.6.1):
     version per connection; a server with a TLS 1.2 minimum makes it print `tls_connect: cannot connect` and
     `tlsv1 alert protocol version`, then retry with another version: harmless.
     -W SECRET makes TURN REST API credentials (username `<expiry>:<-u user>`). -x requests an IPv6 relayed address.
+  - -T (RFC 6062) implies -t -y -c: every client allocates REQUESTED-TRANSPORT=TCP, creates permissions for the others'
+    relayed addresses and Connects to each later client's relayed address, so one run exercises Connect (§5.2),
+    ConnectionAttempt (§5.3) and ConnectionBind (§5.4) on both ends; N = -n * -m. Its ConnectionBind is signed with
+    the control connection's nonce. -T -P makes every second client a plain TCP peer connecting to a relayed address;
+    uclient then counts only what the TURN clients receive: tot_recv_msgs = N/2, "Total lost packets N/2 (50%)",
+    with coturn as with tandem.
 """
 
 from __future__ import annotations
@@ -72,6 +85,7 @@ from typing import Callable
 MAGIC_COOKIE = 0x2112A442
 
 BINDING, ALLOCATE, REFRESH, SEND, DATA, CREATE_PERMISSION, CHANNEL_BIND = 0x001, 0x003, 0x004, 0x006, 0x007, 0x008, 0x009
+CONNECT, CONNECTION_BIND, CONNECTION_ATTEMPT = 0x00A, 0x00B, 0x00C  # RFC 6062 §6.1
 CLASS_REQUEST, CLASS_INDICATION, CLASS_SUCCESS, CLASS_ERROR = 0, 1, 2, 3
 
 A_MAPPED_ADDRESS = 0x0001
@@ -88,6 +102,7 @@ A_XOR_RELAYED_ADDRESS = 0x0016
 A_REQUESTED_ADDRESS_FAMILY = 0x0017
 A_REQUESTED_TRANSPORT = 0x0019
 A_XOR_MAPPED_ADDRESS = 0x0020
+A_CONNECTION_ID = 0x002A  # RFC 6062 §6.2.1
 A_SOFTWARE = 0x8022
 A_FINGERPRINT = 0x8028
 
@@ -153,7 +168,8 @@ class StunMessage:
 
     def describe(self) -> str:
         names = {BINDING: "Binding", ALLOCATE: "Allocate", REFRESH: "Refresh", SEND: "Send", DATA: "Data",
-                 CREATE_PERMISSION: "CreatePermission", CHANNEL_BIND: "ChannelBind"}
+                 CREATE_PERMISSION: "CreatePermission", CHANNEL_BIND: "ChannelBind", CONNECT: "Connect",
+                 CONNECTION_BIND: "ConnectionBind", CONNECTION_ATTEMPT: "ConnectionAttempt"}
         classes = ["request", "indication", "success", "error"]
         s = f"{names.get(self.method, hex(self.method))} {classes[self.cls]}"
         if self.cls == CLASS_ERROR:
@@ -353,8 +369,8 @@ class StunClient:
                    f"success response without valid MESSAGE-INTEGRITY: {response.describe()}")
         return response
 
-    def allocate(self, username: str, password: str, family: int = 1) -> tuple[str, int]:
-        attrs = [(A_REQUESTED_TRANSPORT, bytes([17, 0, 0, 0]))]
+    def allocate(self, username: str, password: str, family: int = 1, protocol: int = 17) -> tuple[str, int]:
+        attrs = [(A_REQUESTED_TRANSPORT, bytes([protocol, 0, 0, 0]))]
         if family == 2:
             attrs.append((A_REQUESTED_ADDRESS_FAMILY, bytes([2, 0, 0, 0])))
         r = self.authenticated(ALLOCATE, attrs, username, password)
@@ -365,6 +381,22 @@ class StunClient:
         lifetime = r.get(A_LIFETIME)
         expect(lifetime is not None and struct.unpack("!I", lifetime)[0] > 0, "Allocate success without LIFETIME")
         return parse_xor_address(relayed, r.txid)
+
+    def connect_peer(self, peer: tuple[str, int]) -> StunMessage:
+        """RFC 6062 Connect; the response comes once the server's connection to the peer succeeded or failed."""
+        expect(":" not in peer[0], "connect_peer: IPv4 peers only in this harness")
+        return self.transact(CONNECT, [(A_XOR_PEER_ADDRESS, xor_address(peer[0], peer[1], b""))], timeout=40.0)
+
+    def share_auth(self, other: "StunClient") -> None:
+        """Signs from the first request with another connection's credentials and nonce (RFC 6062 §4.4: a data
+        connection uses the control connection's; coturn closes a data connection whose ConnectionBind fails, so
+        a 401 round trip is not an option)."""
+        self.key, self.username, self.realm, self.nonce = other.key, other.username, other.realm, other.nonce
+
+    def take_stream_bytes(self) -> bytes:
+        """Bytes read past the last STUN message (a client data connection's first relayed bytes)."""
+        data, self.buffer = self.buffer, b""
+        return data
 
     def create_permission(self, peer_ip: str) -> StunMessage:
         # For IPv4 the XOR uses the magic cookie only, so the attribute does not depend on the transaction id.
@@ -893,6 +925,214 @@ class Case:
                 ok.close()
         finally:
             c.close()
+
+    # --- RFC 6062 TCP relaying ---------------------------------------------------------------------------------------
+
+    def case_turn_tcp_relay(self) -> None:
+        # -T: TCP allocations over TCP control connections; each client Connects to the next client's relayed
+        # address, so the server opens connections from one relayed address (§5.2) to another, where they arrive as
+        # incoming connections announced with ConnectionAttempt (§5.3); both ends bind data connections (§5.4).
+        # Four clients: six connections, spread over the server's workers.
+        ep = self.start_server()
+        for m in (2, 4):
+            rc, out = self.uclient(ep.tcp, ["-T"], n=30, m=m, name=f"uclient-m{m}")
+            self.check_uclient_ok(rc, out, 30 * m)
+
+    def case_turn_tcp_relay_passive(self) -> None:
+        # -T -P: one client holds a TCP allocation; the other is a plain TCP peer that connects to the relayed
+        # address (§5.3: ConnectionAttempt, then ConnectionBind). uclient counts only what its TURN client receives:
+        # with coturn 4.6.1 too, it reports tot_recv_msgs = half of tot_send_msgs and "Total lost packets N (50%)".
+        # The bytes the peer receives are checked by case_turn_tcp_relay_protocol instead.
+        ep = self.start_server()
+        n, m = 30, 2
+        rc, out = self.uclient(ep.tcp, ["-T", "-P"], n=n, m=m)
+        expect(rc == 0, f"turnutils_uclient exited with status {rc}")
+        expect("ERROR" not in out, "turnutils_uclient reported an ERROR")
+        tot = re.findall(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", out)
+        expect(bool(tot), "no final `tot_send_msgs=N, tot_recv_msgs=N` line")
+        sent, received = map(int, tot[-1])
+        expect(sent == n * m, f"uclient sent {sent} messages, expected {n * m}")
+        expect(received == n * m // 2, f"uclient received {received} messages, expected {n * m // 2} (the TURN "
+                                        f"client's share, as with coturn)")
+        self.env.note(f"uclient -P: sent {sent}, the TURN client received {received}")
+
+    def case_turn_tcp_relay_protocol(self) -> None:
+        # The harness's own client, message by message: Allocate(TCP), Connect (446, 447), ConnectionBind (400),
+        # incoming connections with and without permission, bytes both ways, close propagation.
+        ep = self.start_server()
+        udp = StunClient("udp", ep.udp, self.env.note)
+        try:
+            r = udp.authenticated(ALLOCATE, [(A_REQUESTED_TRANSPORT, bytes([6, 0, 0, 0]))], USER, PASSWORD)
+            expect(r.cls == CLASS_ERROR and r.error_code() == 400,
+                   f"Allocate(TCP) over UDP: expected 400 (RFC 6062 §5.1), got {r.describe()}")
+        finally:
+            udp.close()
+
+        control = StunClient("tcp", ep.tcp, self.env.note)
+        socks: list[socket.socket] = []
+        try:
+            relayed = control.allocate(USER, PASSWORD, protocol=6)
+            self.env.note(f"TCP allocation: relayed address {relayed[0]}:{relayed[1]}")
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(listener)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(4)
+            listener.settimeout(10)
+            peer_addr = listener.getsockname()[:2]
+
+            # Passive open (§5.3), refused without a permission and announced with one. First: coturn 4.6.1 stops
+            # accepting on a relayed address once a connection made from that address has ended.
+            early = self.connect_relayed(relayed)
+            socks.append(early)
+            expect(self.sees_eof(early), "an incoming connection without permission was not closed")
+            r = control.create_permission("127.0.0.1")
+            expect(r.cls == CLASS_SUCCESS, f"CreatePermission: {r.describe()}")
+            incoming = socket.create_connection(relayed, timeout=5)
+            socks.append(incoming)
+            incoming.sendall(b"early peer bytes")  # held by the server until the connection is bound
+            attempt = self.next_indication(control, CONNECTION_ATTEMPT)
+            cid2 = attempt.get(A_CONNECTION_ID)
+            expect(cid2 is not None and len(cid2) == 4, "ConnectionAttempt without a 4-byte CONNECTION-ID")
+            src = parse_xor_address(attempt.get(A_XOR_PEER_ADDRESS) or b"\0" * 8, attempt.txid)
+            expect(src == incoming.getsockname()[:2], f"ConnectionAttempt names peer {src}, expected "
+                                                       f"{incoming.getsockname()[:2]}")
+            data2 = StunClient("tcp", ep.tcp, self.env.note)
+            socks.append(data2.sock)
+            data2.share_auth(control)
+            r = data2.authenticated(CONNECTION_BIND, [(A_CONNECTION_ID, cid2)], USER, PASSWORD)
+            expect(r.cls == CLASS_SUCCESS, f"ConnectionBind after ConnectionAttempt: {r.describe()}")
+            self.pipe_check("passive open", data2, incoming, 256 * 1024, peer_sent_first=b"early peer bytes")
+            # The peer closes: the client data connection follows.
+            incoming.close()
+            expect(self.sees_eof(data2.sock), "the client data connection stayed open after the peer closed")
+
+            # Active open (§5.2).
+            r = control.connect_peer(peer_addr)
+            expect(r.cls == CLASS_SUCCESS, f"Connect: {r.describe()}")
+            expect(check_integrity(r, control.key), "Connect success without valid MESSAGE-INTEGRITY")
+            cid = r.get(A_CONNECTION_ID)
+            expect(cid is not None and len(cid) == 4, "Connect success without a 4-byte CONNECTION-ID")
+            peer, src = listener.accept()
+            socks.append(peer)
+            expect(src[:2] == relayed, f"the peer was connected from {src}, not from the relayed address {relayed}")
+            r = control.connect_peer(peer_addr)
+            expect(r.cls == CLASS_ERROR and r.error_code() == 446,
+                   f"second Connect to the same peer: expected 446, got {r.describe()}")
+
+            data = StunClient("tcp", ep.tcp, self.env.note)
+            socks.append(data.sock)
+            data.share_auth(control)
+            r = data.authenticated(CONNECTION_BIND, [(A_CONNECTION_ID, cid)], USER, PASSWORD)
+            expect(r.cls == CLASS_SUCCESS, f"ConnectionBind: {r.describe()}")
+            self.pipe_check("active open", data, peer, 256 * 1024)
+            # The client data connection closes: the peer connection follows.
+            data.sock.close()
+            expect(self.sees_eof(peer), "the peer connection stayed open after the client data connection closed")
+
+            stranger = StunClient("tcp", ep.tcp, self.env.note)
+            socks.append(stranger.sock)
+            stranger.share_auth(control)
+            bogus = bytes(a ^ 0x5A for a in cid)
+            try:
+                r = stranger.authenticated(CONNECTION_BIND, [(A_CONNECTION_ID, bogus)], USER, PASSWORD)
+                expect(r.cls == CLASS_ERROR and r.error_code() == 400,
+                       f"ConnectionBind with an unknown CONNECTION-ID: expected 400, got {r.describe()}")
+            except (ConnectionResetError, Failure) as e:
+                # coturn 4.6.1 closes the connection right after its 400, and the reset can overtake the response.
+                expect(self.args.server == "coturn", f"ConnectionBind with an unknown CONNECTION-ID: {e}")
+                self.env.note(f"coturn reset the connection instead of (or right after) its 400: {e}")
+
+
+            # A peer that refuses: 447.
+            dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            dead.bind(("127.0.0.1", 0))
+            dead_addr = dead.getsockname()[:2]
+            dead.close()
+            r = control.connect_peer(dead_addr)
+            expect(r.cls == CLASS_ERROR and r.error_code() == 447,
+                   f"Connect to a closed port: expected 447, got {r.describe()}")
+        finally:
+            control.close()
+            for sock in socks:
+                sock.close()
+
+    def connect_relayed(self, relayed: tuple[str, int]) -> socket.socket:
+        """A peer's TCP connection to a relayed address. tandem listens before it answers the Allocate; coturn 4.6.1
+        starts listening a moment later (a SYN sent at once may be reset), so for coturn only it is retried briefly."""
+        deadline = time.monotonic() + 2
+        while True:
+            try:
+                return socket.create_connection(relayed, timeout=5)
+            except (ConnectionResetError, ConnectionRefusedError) as e:
+                if self.args.server != "coturn" or time.monotonic() > deadline:
+                    raise Failure(f"connecting to the relayed address {relayed[0]}:{relayed[1]}: {e}")
+                time.sleep(0.05)
+
+    def next_indication(self, c: StunClient, method: int, timeout: float = 10.0) -> StunMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = c.next_message(deadline - time.monotonic())
+            if m is None:
+                break
+            if isinstance(m, StunMessage) and m.method == method and m.cls == CLASS_INDICATION:
+                self.env.note(f"  <- {m.describe()}")
+                return m
+            self.env.note(f"ignoring {m.describe() if isinstance(m, StunMessage) else m[:16]!r}")
+        raise Failure(f"no indication {method:#x} within {timeout}s")
+
+    def sees_eof(self, sock: socket.socket, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                if not sock.recv(65536):
+                    return True
+            except socket.timeout:
+                return False
+            except OSError:  # reset
+                return True
+        return False
+
+    def pipe_check(self, what: str, data: StunClient, peer: socket.socket, size: int,
+                   peer_sent_first: bytes = b"") -> None:
+        """Bytes both ways at once between a client data connection and its peer, compared by SHA-256."""
+        import selectors
+        up, down = secrets.token_bytes(size), secrets.token_bytes(size)
+        got_client = bytearray(data.take_stream_bytes())
+        got_peer = bytearray()
+        want_client, want_peer = peer_sent_first + down, up
+        out = {data.sock: memoryview(up), peer: memoryview(down)}
+        got = {data.sock: got_client, peer: got_peer}
+        for sock in out:
+            sock.setblocking(False)
+        sel = selectors.DefaultSelector()
+        for sock in out:
+            sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        deadline = time.monotonic() + 30
+        try:
+            while len(got_client) < len(want_client) or len(got_peer) < len(want_peer):
+                expect(time.monotonic() < deadline, f"{what}: relayed {len(got_peer)}/{len(want_peer)} bytes to the "
+                                                    f"peer, {len(got_client)}/{len(want_client)} to the client in 30s")
+                for key, events in sel.select(0.2):
+                    sock = key.fileobj
+                    if events & selectors.EVENT_WRITE and out[sock]:
+                        n = sock.send(out[sock][:65536])
+                        out[sock] = out[sock][n:]
+                        if not out[sock]:
+                            sel.modify(sock, selectors.EVENT_READ)
+                    if events & selectors.EVENT_READ:
+                        chunk = sock.recv(65536)
+                        expect(bool(chunk), f"{what}: a connection closed mid-transfer")
+                        got[sock] += chunk
+        finally:
+            sel.close()
+            for sock in out:
+                sock.setblocking(True)
+        expect(hashlib.sha256(got_peer).digest() == hashlib.sha256(want_peer).digest(),
+               f"{what}: the peer received different bytes")
+        expect(hashlib.sha256(got_client).digest() == hashlib.sha256(want_client).digest(),
+               f"{what}: the client received different bytes")
+        self.env.note(f"{what}: {size} bytes each way through the relay, SHA-256 equal")
 
     # --- peer policy (RFC 8656 §21.3): the harness's own client ------------------------------------------------------
 

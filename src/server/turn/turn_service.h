@@ -45,6 +45,13 @@ struct TurnServiceStats {
   uint64_t relay_sockets_open = 0;
   uint64_t relay_bind_failures = 0;
   uint64_t stream_connections = 0;
+  // RFC 6062.
+  uint64_t tcp_relays_open = 0;       // TCP relayed transport addresses (listeners)
+  uint64_t tcp_peer_connections = 0;  // peer connections held or handed over, as the owners' cores know them
+  uint64_t tcp_pipes_active = 0;      // client data connection <-> peer connection splices
+  uint64_t tcp_bytes_piped = 0;       // bytes read from peer connections and client data connections
+  uint64_t tcp_pipes_opened = 0;
+  uint64_t tcp_pipes_cross_worker = 0;  // of which the peer connection moved from another worker
 };
 
 class TurnService {
