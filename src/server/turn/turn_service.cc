@@ -19,7 +19,6 @@
 namespace tandem::server {
 namespace {
 
-constexpr const char* kLog = "turn-service";
 
 class SystemWallClock final : public turn::WallClock {
  public:
@@ -199,7 +198,7 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
     net::UdpSocket* raw = socket->get();
     SocketAddress local = raw->local_address();
     *bound_port = local.port();
-    raw->StartReceiving([this, raw, local](std::span<const net::ReceivedDatagram> batch) {
+    raw->StartReceiving([this, local](std::span<const net::ReceivedDatagram> batch) {
       Timestamp now = loop_.Now();
       turn::ClientFlow flow;
       flow.transport = turn::ClientTransport::kUdp;
@@ -282,6 +281,12 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
 
   void SendToPeer(turn::RelayId relay, const SocketAddress& peer, ByteSpan payload, bool dont_fragment) override {
     if (relay >= relays_.size() || !relays_[relay]) return;
+    // RFC 8656 §7.2/§12: DONT-FRAGMENT asks for DF on what the relay sends. A relay socket serves one allocation,
+    // so setting it socket-wide once (IP_PMTUDISC_DO) is exact, and costs no syscall per packet.
+    if (dont_fragment && !relay_dont_fragment_[relay]) {
+      relays_[relay]->SetDontFragment(true);
+      relay_dont_fragment_[relay] = 1;
+    }
     relays_[relay]->Send(peer, payload);
   }
 
@@ -693,7 +698,9 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
     } else {
       id = static_cast<turn::RelayId>(relays_.size());
       relays_.emplace_back();
+      relay_dont_fragment_.emplace_back(0);
     }
+    relay_dont_fragment_[id] = 0;
     socket->StartReceiving([this, id](std::span<const net::ReceivedDatagram> batch) {
       Timestamp now = loop_.Now();
       for (const auto& d : batch) core_->HandlePeerPacket(now, id, d.from, d.data);
@@ -752,6 +759,7 @@ class TurnService::Worker final : public turn::ServerOutput, public turn::RelayP
   std::vector<std::unique_ptr<net::StreamServer>> stream_servers_;
   std::unordered_map<uint64_t, net::StreamConnection*> connections_;
   std::vector<std::unique_ptr<net::UdpSocket>> relays_;
+  std::vector<uint8_t> relay_dont_fragment_;  // parallel to relays_: DF already set on that socket
   std::vector<turn::RelayId> free_relay_ids_;
   std::vector<std::unique_ptr<net::UdpSocket>> closing_;
   bool close_scheduled_ = false;
