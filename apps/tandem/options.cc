@@ -23,7 +23,8 @@ void OptionParser::Flag(std::string name, std::string help, bool* target) {
 }
 
 void OptionParser::String(std::string name, std::string value_name, std::string help, std::string* target) {
-  Add({std::move(name), std::move(value_name), std::move(help), [target](const std::string& v) { *target = v; }});
+  Add({std::move(name), std::move(value_name), std::move(help),
+       [target](const std::string& v) { *target = v; }});
 }
 
 void OptionParser::Alias(std::string alias, std::string target) {
@@ -49,7 +50,8 @@ void OptionParser::ApplyOption(const std::string& name, const std::string* value
     option->apply("");
     return;
   }
-  if (value == nullptr) throw UsageError(origin + "--" + name + " needs a value (" + option->value_name + ")");
+  if (value == nullptr)
+    throw UsageError(origin + "--" + name + " needs a value (" + option->value_name + ")");
   option->apply(*value);
 }
 
@@ -108,7 +110,8 @@ void OptionParser::ParseConfigFile(const std::string& path, int depth) {
     if (has_value) {
       value = Trim(line.substr(sep + 1));
       if (!value.empty() && value[0] == '=') value = Trim(value.substr(1));
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
     }
     std::string origin = path + ":" + std::to_string(number) + ": ";
     if (name == "config") {

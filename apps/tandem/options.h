@@ -1,6 +1,7 @@
 // A small command-line parser shared by the `tandem` subcommands: long options only (`--name value`,
-// `--name=value`, boolean `--flag`), with help text generated from the table, and config files whose lines use the
-// same names (`name = value`, `name value` or a bare `name`; `#` starts a comment), as coturn's turnserver.conf does.
+// `--name=value`, boolean `--flag`), with help text generated from the table, and config files whose lines
+// use the same names (`name = value`, `name value` or a bare `name`; `#` starts a comment), as coturn's
+// turnserver.conf does.
 #pragma once
 
 #include <functional>

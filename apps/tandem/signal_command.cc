@@ -27,12 +27,15 @@ std::string RandomSecret() {
 
 void AddSignalOptions(OptionParser& parser, SignalFlags& flags, bool standalone) {
   auto& core = flags.config.core;
-  parser.String("http-listen", "HOST:PORT",
-                "HTTP/WebSocket address (default 0.0.0.0:8080; with --dev 127.0.0.1:8080; port 0 = ephemeral)",
-                &flags.http_listen);
-  parser.String("api-key", "KEY", "key for POST /api/token (Authorization: Bearer KEY); required without --dev",
+  parser.String(
+      "http-listen", "HOST:PORT",
+      "HTTP/WebSocket address (default 0.0.0.0:8080; with --dev 127.0.0.1:8080; port 0 = ephemeral)",
+      &flags.http_listen);
+  parser.String("api-key", "KEY",
+                "key for POST /api/token (Authorization: Bearer KEY); required without --dev",
                 &flags.api_key);
-  parser.String("token-secret", "SECRET", "HS256 secret that signs room tokens; required without --dev (dev: random)",
+  parser.String("token-secret", "SECRET",
+                "HS256 secret that signs room tokens; required without --dev (dev: random)",
                 &flags.token_secret);
   parser.String("turn-secret", "SECRET",
                 "TURN REST shared secret for the credentials in /api/ice-servers (as the TURN server's "
@@ -42,18 +45,17 @@ void AddSignalOptions(OptionParser& parser, SignalFlags& flags, bool standalone)
               [&flags](const std::string& v) {
                 if (v.rfind("stun:", 0) != 0 && v.rfind("stuns:", 0) != 0 && v.rfind("turn:", 0) != 0 &&
                     v.rfind("turns:", 0) != 0)
-                  throw UsageError("--ice-server: expected a stun:, stuns:, turn: or turns: URL, got '" + v + "'");
+                  throw UsageError("--ice-server: expected a stun:, stuns:, turn: or turns: URL, got '" + v +
+                                   "'");
                 flags.ice_servers.push_back(v);
               }});
   parser.Add({"max-peers-per-room", "N", "peers in one room (default 50)", [&core](const std::string& v) {
                 core.limits.max_peers_per_room = Positive("max-peers-per-room", v, 100000);
               }});
-  parser.Add({"max-peers", "N", "WebSocket peers in total (default 10000)", [&core](const std::string& v) {
-                core.limits.max_peers = Positive("max-peers", v, 10000000);
-              }});
-  parser.Add({"max-rooms", "N", "rooms in total (default 10000)", [&core](const std::string& v) {
-                core.limits.max_rooms = Positive("max-rooms", v, 10000000);
-              }});
+  parser.Add({"max-peers", "N", "WebSocket peers in total (default 10000)",
+              [&core](const std::string& v) { core.limits.max_peers = Positive("max-peers", v, 10000000); }});
+  parser.Add({"max-rooms", "N", "rooms in total (default 10000)",
+              [&core](const std::string& v) { core.limits.max_rooms = Positive("max-rooms", v, 10000000); }});
   parser.Add({"max-connections-per-ip", "N", "WebSockets from one client IP (default 20)",
               [&core](const std::string& v) {
                 core.limits.max_peers_per_ip = Positive("max-connections-per-ip", v, 1000000);
@@ -64,7 +66,8 @@ void AddSignalOptions(OptionParser& parser, SignalFlags& flags, bool standalone)
               }});
   parser.Add({"messages-per-second", "N", "frames per second per peer; burst is twice that (default 50)",
               [&core](const std::string& v) {
-                core.limits.messages_per_second = static_cast<uint32_t>(Positive("messages-per-second", v, 1000000));
+                core.limits.messages_per_second =
+                    static_cast<uint32_t>(Positive("messages-per-second", v, 1000000));
                 core.limits.message_burst = 2 * core.limits.messages_per_second;
               }});
   parser.String("web-root", "DIR", "serve the web UI from DIR instead of the copy built in (development)",
@@ -73,17 +76,20 @@ void AddSignalOptions(OptionParser& parser, SignalFlags& flags, bool standalone)
   if (standalone) {
     parser.String("cert", "FILE", "PEM certificate chain: serve HTTPS/WSS", &flags.cert_file);
     parser.String("pkey", "FILE", "PEM private key for --cert", &flags.key_file);
-    parser.Add({"log-level", "LEVEL", "trace, debug, info (default), warning, error", [](const std::string& v) {
-                  auto level = log::ParseLevel(v);
-                  if (!level) throw UsageError("--log-level: unknown level '" + v + "'");
-                  log::SetLevel(*level);
-                }});
+    parser.Add(
+        {"log-level", "LEVEL", "trace, debug, info (default), warning, error", [](const std::string& v) {
+           auto level = log::ParseLevel(v);
+           if (!level) throw UsageError("--log-level: unknown level '" + v + "'");
+           log::SetLevel(*level);
+         }});
   }
 }
 
 server::SignalServiceConfig BuildSignalConfig(SignalFlags& flags, bool dev, const std::string& command) {
   server::SignalServiceConfig config = flags.config;
-  const std::string listen = !flags.http_listen.empty() ? flags.http_listen : dev ? "127.0.0.1:8080" : "0.0.0.0:8080";
+  const std::string listen = !flags.http_listen.empty() ? flags.http_listen
+                             : dev                      ? "127.0.0.1:8080"
+                                                        : "0.0.0.0:8080";
   auto address = SocketAddress::Parse(listen);
   if (!address) throw UsageError("--http-listen: expected HOST:PORT (an IP address), got '" + listen + "'");
   config.listen = *address;
@@ -92,7 +98,8 @@ server::SignalServiceConfig BuildSignalConfig(SignalFlags& flags, bool dev, cons
     if (flags.api_key.empty() || flags.token_secret.empty()) {
       throw UsageError(
           "production mode needs --api-key KEY (for POST /api/token) and --token-secret SECRET (signs room "
-          "tokens); run 'tandem " + command + " --dev' for a local development server");
+          "tokens); run 'tandem " +
+          command + " --dev' for a local development server");
     }
     if (flags.token_secret.size() < 16) throw UsageError("--token-secret: use at least 16 characters");
   }
@@ -117,7 +124,8 @@ int RunSignalCommand(const std::vector<std::string>& args) {
   OptionParser parser("signal",
                       "Signaling server: rooms, access tokens (JWT), WebSocket signaling and the HTTP API of "
                       "docs/signaling.md, plus the web UI.");
-  parser.Flag("dev", "development defaults: 127.0.0.1:8080, open token minting, random per-run secrets", &dev);
+  parser.Flag("dev", "development defaults: 127.0.0.1:8080, open token minting, random per-run secrets",
+              &dev);
   AddSignalOptions(parser, flags, /*standalone=*/true);
   if (!parser.Parse(args)) return 0;
   server::SignalServiceConfig config = BuildSignalConfig(flags, dev, "signal");
@@ -141,11 +149,12 @@ int RunSignalCommand(const std::vector<std::string>& args) {
 
 void PrintSignalSummary(const server::SignalServiceStats& s) {
   const auto& c = s.core;
-  LOG_INFO("signal", "stats: joined=" << c.peers_joined << " left=" << c.peers_left << " refused_upgrades="
-                                      << c.upgrades_refused << " frames_in=" << c.frames_received
-                                      << " frames_out=" << c.frames_sent << " refused_frames=" << c.frames_refused
-                                      << " rate_limited=" << c.frames_rate_limited << " timeouts="
-                                      << c.peers_timed_out << " api_requests=" << c.api_requests
+  LOG_INFO("signal", "stats: joined=" << c.peers_joined << " left=" << c.peers_left
+                                      << " refused_upgrades=" << c.upgrades_refused
+                                      << " frames_in=" << c.frames_received << " frames_out=" << c.frames_sent
+                                      << " refused_frames=" << c.frames_refused << " rate_limited="
+                                      << c.frames_rate_limited << " timeouts=" << c.peers_timed_out
+                                      << " api_requests=" << c.api_requests
                                       << " slow_readers_closed=" << s.http.slow_readers_closed);
 }
 

@@ -1,6 +1,7 @@
 #include "turn/server.h"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <unordered_map>
 
@@ -61,30 +62,15 @@ constexpr uint16_t kKnownAttributes[] = {
     attr::kConnectionId,
 };
 // Plus RFC 5780's, when the server has an alternate address.
-constexpr uint16_t kKnownAttributesRfc5780[] = {
-    attr::kUsername,
-    attr::kMessageIntegrity,
-    attr::kMessageIntegritySha256,
-    attr::kRealm,
-    attr::kNonce,
-    attr::kPasswordAlgorithm,
-    attr::kUserhash,
-    attr::kChannelNumber,
-    attr::kLifetime,
-    attr::kXorPeerAddress,
-    attr::kData,
-    attr::kRequestedAddressFamily,
-    attr::kEvenPort,
-    attr::kRequestedTransport,
-    attr::kDontFragment,
-    attr::kReservationToken,
-    attr::kPriority,
-    attr::kUseCandidate,
-    attr::kConnectionId,
-    attr::kChangeRequest,
-    attr::kResponsePort,
-    attr::kPadding,
-};
+constexpr uint16_t kRfc5780Attributes[] = {attr::kChangeRequest, attr::kResponsePort, attr::kPadding};
+template <size_t A, size_t B>
+constexpr std::array<uint16_t, A + B> Concat(const uint16_t (&a)[A], const uint16_t (&b)[B]) {
+  std::array<uint16_t, A + B> out{};
+  for (size_t i = 0; i < A; ++i) out[i] = a[i];
+  for (size_t i = 0; i < B; ++i) out[A + i] = b[i];
+  return out;
+}
+constexpr auto kKnownAttributesRfc5780 = Concat(kKnownAttributes, kRfc5780Attributes);
 // In Send indications (RFC 8656 §11.2); anything else comprehension-required makes the indication dropped.
 constexpr uint16_t kKnownIndicationAttributes[] = {attr::kXorPeerAddress, attr::kData, attr::kDontFragment};
 
