@@ -1,0 +1,841 @@
+// tandem::PeerConnection: the public API over the sans-IO PeerCore, and the thin IO driver that runs it on an
+// event loop — UDP sockets on the host's interfaces, TCP/TLS streams to TURN servers, an mDNS resolver socket
+// and one timer. Everything below runs on the connection's loop thread; public methods called from other
+// threads are posted there and wait.
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "core/rng.h"
+#include "mdns/common.h"
+#include "mdns/resolver.h"
+#include "net/event_loop.h"
+#include "net/stream_client.h"
+#include "net/udp_socket.h"
+#include "peer/certificate_impl.h"
+#include "peer/ice_server_url.h"
+#include "peer/peer_core.h"
+#include "peer/runtime_impl.h"
+#include "tandem/peer_connection.h"
+
+namespace tandem {
+
+namespace {
+
+constexpr char kLog[] = "peer.connection";
+constexpr size_t kMaxBufferedBytes = 16 << 20;  // W3C: send() throws OperationError when the buffer is full
+
+double WallMs() {
+  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<IpAddress> Resolve(const std::string& host) {
+  std::vector<IpAddress> out;
+  if (auto literal = IpAddress::Parse(host)) return {*literal};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* result = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &result) != 0) return out;
+  for (addrinfo* ai = result; ai; ai = ai->ai_next) {
+    if (auto a = SocketAddress::FromSockaddr(ai->ai_addr, ai->ai_addrlen)) {
+      if (std::find(out.begin(), out.end(), a->ip()) == out.end()) out.push_back(a->ip());
+    }
+  }
+  freeaddrinfo(result);
+  return out;
+}
+
+std::vector<ice::ServerConfig> ResolveIceServers(const std::vector<IceServer>& servers) {
+  std::vector<ice::ServerConfig> out;
+  for (const IceServer& server : servers) {
+    for (const std::string& url : server.urls) {
+      auto parsed = peer::IceServerUrl::Parse(url);
+      if (!parsed.ok()) throw RtcError("SyntaxError", url + ": " + parsed.error().reason);
+      if (parsed->is_turn() && (server.username.empty() || server.credential.empty())) {
+        throw RtcError("InvalidAccessError", url + ": a TURN server needs a username and a credential");
+      }
+      const std::vector<IpAddress> addresses = Resolve(parsed->host);
+      if (addresses.empty()) {
+        LOG_WARN(kLog, "cannot resolve ICE server " << parsed->host << "; skipped");
+        continue;
+      }
+      // One address per family is enough: the agent pairs servers with host sockets of the same family.
+      bool have_v4 = false, have_v6 = false;
+      for (const IpAddress& ip : addresses) {
+        if ((ip.is_v4() && have_v4) || (ip.is_v6() && have_v6)) continue;
+        (ip.is_v4() ? have_v4 : have_v6) = true;
+        ice::ServerConfig config;
+        config.kind = parsed->is_turn() ? ice::ServerConfig::kTurn : ice::ServerConfig::kStun;
+        config.address = SocketAddress(ip, parsed->port);
+        config.server_name = parsed->host;
+        if (parsed->is_turn()) {
+          config.username = server.username;
+          config.password = server.credential;
+          config.transport =
+              parsed->transport == peer::IceServerUrl::Transport::kUdp   ? turn_client::Transport::kUdp
+              : parsed->transport == peer::IceServerUrl::Transport::kTcp ? turn_client::Transport::kTcp
+                                                                         : turn_client::Transport::kTls;
+        } else if (parsed->scheme == peer::IceServerUrl::Scheme::kStuns) {
+          continue;  // STUN over TLS is not used for gathering (ICE gathers over UDP)
+        }
+        out.push_back(std::move(config));
+      }
+    }
+  }
+  return out;
+}
+
+bool IsLinkLocal(const IpAddress& ip) { return ip.IsLinkLocal(); }
+
+// Host candidate addresses (RFC 8445 §5.1.1.1): every address of every interface that is up, except loopback
+// and link-local ones — loopback only when nothing else exists (a network namespace with only `lo`).
+std::vector<IpAddress> HostAddresses(const RtcConfiguration& config) {
+  std::vector<IpAddress> out;
+  if (!config.host_addresses.empty()) {
+    for (const std::string& text : config.host_addresses) {
+      auto ip = IpAddress::Parse(text);
+      if (!ip) throw RtcError("SyntaxError", "host address " + text + " is not an IP address");
+      out.push_back(*ip);
+    }
+    return out;
+  }
+  std::vector<IpAddress> loopback;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* ifa = list; ifa; ifa = ifa->ifa_next) {
+    if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP)) continue;
+    const int family = ifa->ifa_addr->sa_family;
+    if (family != AF_INET && family != AF_INET6) continue;
+    const socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    auto a = SocketAddress::FromSockaddr(ifa->ifa_addr, len);
+    if (!a || IsLinkLocal(a->ip()) || a->ip().IsUnspecified()) continue;
+    auto& bucket = (ifa->ifa_flags & IFF_LOOPBACK) || a->ip().IsLoopback() ? loopback : out;
+    if (std::find(bucket.begin(), bucket.end(), a->ip()) == bucket.end()) bucket.push_back(a->ip());
+  }
+  freeifaddrs(list);
+  if (out.empty() || config.include_loopback) out.insert(out.end(), loopback.begin(), loopback.end());
+  return out;
+}
+
+void Throw(const peer::JsepError& e) { throw RtcError(e.name, e.message); }
+
+}  // namespace
+
+class DataChannelImpl;
+
+struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl> {
+  Impl(std::shared_ptr<Runtime> rt, net::EventLoop& l) : runtime(std::move(rt)), loop(l) {}
+
+  std::shared_ptr<Runtime> runtime;
+  net::EventLoop& loop;
+  SecureRng rng;
+  std::unique_ptr<peer::PeerCore> core;
+  struct HostSocket {
+    ice::EndpointId id;
+    std::unique_ptr<net::UdpSocket> socket;
+  };
+  std::vector<HostSocket> hosts;
+  std::unordered_map<ice::EndpointId, std::unique_ptr<net::StreamClient>> streams;
+  std::unique_ptr<mdns::Resolver> mdns;
+  std::unique_ptr<net::UdpSocket> mdns_socket;
+  std::unique_ptr<net::Timer> timer;
+  std::map<datachannel::ChannelHandle, std::shared_ptr<DataChannelImpl>> channels;
+  bool verify_turns = true;
+  bool dispatching = false;
+  bool dispatch_scheduled = false;
+  bool closed = false;
+  std::atomic<size_t> max_message_size{256 * 1024};
+
+  // Handlers: set and called on the loop thread only.
+  std::function<void(const std::optional<IceCandidate>&)> on_ice_candidate;
+  std::function<void(IceGatheringState)> on_gathering;
+  std::function<void(IceConnectionState)> on_ice_state;
+  std::function<void(PeerConnectionState)> on_state;
+  std::function<void(SignalingState)> on_signaling;
+  std::function<void()> on_negotiation_needed;
+  std::function<void(std::shared_ptr<DataChannel>)> on_data_channel;
+
+  Timestamp Now() const { return loop.Now(); }
+
+  // Runs `fn` on the loop and returns its result (exceptions included); inline when already there. Events the
+  // call causes are dispatched in a task of their own, after it (W3C: a method's promise resolves before the
+  // events it queued fire — an answer is signalled before its candidates).
+  template <typename F>
+  auto RunSync(F&& fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    auto run = [this, &fn]() -> R {
+      if constexpr (std::is_void_v<R>) {
+        fn();
+        AfterCall();
+      } else {
+        R r = fn();
+        AfterCall();
+        return r;
+      }
+    };
+    if (loop.IsLoopThread()) return run();
+    std::packaged_task<R()> task(run);
+    std::future<R> result = task.get_future();
+    loop.Post([&task] { task(); });
+    return result.get();
+  }
+
+  void AfterCall() {
+    if (!core) return;
+    SendTransmits();
+    ArmTimer();
+    if (dispatch_scheduled) return;
+    dispatch_scheduled = true;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    loop.Post([weak] {
+      if (auto self = weak.lock()) {
+        self->dispatch_scheduled = false;
+        self->Flush();
+      }
+    });
+  }
+
+  void Start(const RtcConfiguration& config) {
+    peer::PeerCoreConfig core_config;
+    core_config.ice_servers = ResolveIceServers(config.ice_servers);
+    core_config.relay_only = config.ice_transport_policy == IceTransportPolicy::kRelay;
+    core_config.ice_lite = config.ice_lite;
+    core_config.max_message_size = config.max_message_size;
+    const Certificate certificate =
+        config.certificates.empty() ? Certificate::Generate() : config.certificates.front();
+    core_config.certificate = certificate.impl()->certificate;
+    verify_turns = config.verify_turns_certificates;
+    max_message_size = config.max_message_size;
+    const std::vector<IpAddress> addresses = HostAddresses(config);
+    RunSync([&] {
+      core = std::make_unique<peer::PeerCore>(std::move(core_config), rng);
+      timer = std::make_unique<net::Timer>(loop);
+      for (const IpAddress& ip : addresses) BindHost(ip, config);
+      if (hosts.empty()) LOG_WARN(kLog, "no usable host address: only relayed candidates can be gathered");
+    });
+  }
+
+  void BindHost(const IpAddress& ip, const RtcConfiguration& config) {
+    net::UdpSocketOptions options;
+    options.receive_buffer_bytes = 2 << 20;
+    options.send_buffer_bytes = 2 << 20;
+    Result<std::unique_ptr<net::UdpSocket>> socket = MakeError(ErrorCode::kUnavailable, "no port");
+    if (config.port_range_begin && config.port_range_end >= config.port_range_begin) {
+      for (uint32_t port = config.port_range_begin; port <= config.port_range_end; ++port) {
+        socket = net::UdpSocket::Bind(loop, SocketAddress(ip, static_cast<uint16_t>(port)), options);
+        if (socket.ok()) break;
+      }
+    } else {
+      socket = net::UdpSocket::Bind(loop, SocketAddress(ip, 0), options);
+    }
+    if (!socket.ok()) {
+      LOG_DEBUG(kLog, "cannot bind " << ip.ToString() << ": " << socket.error().reason);
+      return;
+    }
+    const SocketAddress bound = (*socket)->local_address();
+    const ice::EndpointId id = core->AddHostEndpoint(Now(), bound);
+    net::UdpSocket* raw = socket->get();
+    hosts.push_back(HostSocket{id, std::move(*socket)});
+    std::weak_ptr<Impl> weak = weak_from_this();
+    raw->StartReceiving([this, id, weak](std::span<const net::ReceivedDatagram> batch) {
+      auto self = weak.lock();
+      if (!self || !core) return;
+      const Timestamp now = Now();
+      for (const auto& d : batch) {
+        core->HandleReceive(now, id, d.from, d.data);
+        SendTransmits();
+      }
+      Flush();
+    });
+  }
+
+  void SendTransmits() {
+    while (auto t = core->PollTransmit()) {
+      if (auto s = streams.find(t->endpoint); s != streams.end()) {
+        s->second->Send(t->data);
+        continue;
+      }
+      for (auto& h : hosts) {
+        if (h.id == t->endpoint) {
+          h.socket->Send(t->destination, t->data);
+          break;
+        }
+      }
+    }
+  }
+
+  void Flush() {
+    if (!core) return;
+    SendTransmits();
+    if (!dispatching) {
+      dispatching = true;
+      while (auto e = core->PollEvent()) {
+        Dispatch(std::move(*e));
+        if (!core) break;
+        SendTransmits();
+      }
+      dispatching = false;
+    }
+    if (!core) return;
+    SyncChannels();
+    ArmTimer();
+  }
+
+  void ArmTimer() {
+    if (!timer) return;
+    const Timestamp deadline = core->PollTimeout();
+    if (deadline.IsInfinite()) {
+      timer->Cancel();
+      return;
+    }
+    timer->ArmAt(deadline, [this] {
+      if (!core) return;
+      core->HandleTimeout(Now());
+      if (mdns && mdns->PollTimeout() <= Now()) {
+        mdns->HandleTimeout(Now());
+        PumpMdns();
+      }
+      Flush();
+    });
+  }
+
+  void Dispatch(peer::PeerEvent event);
+  void SyncChannels();
+  std::shared_ptr<DataChannelImpl> Adopt(datachannel::ChannelHandle handle);
+
+  void OpenStream(const ice::OpenStream& request) {
+    net::StreamClientOptions options;
+    options.tls = request.tls;
+    options.server_name = request.server_name;
+    options.verify_peer = verify_turns;
+    const ice::EndpointId id = request.endpoint;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    net::StreamClientHandlers handlers;
+    handlers.on_connected = [this, weak, id](bool ok, const SocketAddress& local, const std::string& error) {
+      auto self = weak.lock();
+      if (!self || !core) return;
+      if (ok) {
+        core->HandleStreamOpened(Now(), id, local);
+      } else {
+        LOG_INFO(kLog, "TURN stream failed: " << error);
+        streams.erase(id);
+        core->HandleStreamClosed(Now(), id);
+      }
+      Flush();
+    };
+    handlers.on_data = [this, weak, id](ByteSpan bytes) {
+      auto self = weak.lock();
+      if (!self || !core) return;
+      core->HandleStreamData(Now(), id, bytes);
+      Flush();
+    };
+    handlers.on_close = [this, weak, id](const std::string& reason) {
+      auto self = weak.lock();
+      if (!self || !core) return;
+      LOG_DEBUG(kLog, "TURN stream closed: " << reason);
+      core->HandleStreamClosed(Now(), id);
+      Flush();
+    };
+    streams[id] = net::StreamClient::Connect(loop, request.server, options, std::move(handlers));
+  }
+
+  void ResolveHostname(const std::string& name) {
+    if (!mdns) {
+      mdns::ResolverConfig config;
+      mdns = std::make_unique<mdns::Resolver>(config);
+      net::UdpSocketOptions options;
+      options.reuse_address = true;
+      options.reuse_port = true;
+      auto socket = net::UdpSocket::Bind(loop, *SocketAddress::Parse("0.0.0.0:5353"), options);
+      if (socket.ok()) {
+        // RFC 6762 §3: join the group so that multicast answers reach us.
+        ip_mreq membership{};
+        membership.imr_multiaddr.s_addr = htonl(0xe00000fbu);
+        membership.imr_interface.s_addr = htonl(INADDR_ANY);
+        setsockopt((*socket)->native_handle(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &membership,
+                   sizeof(membership));
+      } else {
+        // Port 5353 taken by a system responder without SO_REUSEPORT: a one-shot querier (RFC 6762 §5.1) on
+        // an ephemeral port still gets unicast answers to its QU queries.
+        options = {};
+        socket = net::UdpSocket::Bind(loop, *SocketAddress::Parse("0.0.0.0:0"), options);
+      }
+      if (socket.ok()) {
+        mdns_socket = std::move(*socket);
+        std::weak_ptr<Impl> weak = weak_from_this();
+        mdns_socket->StartReceiving([this, weak](std::span<const net::ReceivedDatagram> batch) {
+          auto self = weak.lock();
+          if (!self || !mdns) return;
+          for (const auto& d : batch) mdns->HandleReceive(Now(), d.from, d.data);
+          PumpMdns();
+          Flush();
+        });
+      }
+    }
+    if (!mdns->Resolve(Now(), name).ok()) {
+      core->HandleHostnameResolved(Now(), name, std::nullopt);
+      return;
+    }
+    PumpMdns();
+  }
+
+  void PumpMdns() {
+    if (!mdns) return;
+    while (auto t = mdns->PollTransmit()) {
+      if (mdns_socket) mdns_socket->Send(t->destination, t->data);
+    }
+    while (auto e = mdns->PollEvent()) {
+      core->HandleHostnameResolved(
+          Now(), e->name,
+          e->kind == mdns::ResolverEvent::kResolved ? std::optional<IpAddress>(e->ip) : std::nullopt);
+    }
+    // The resolver's own timer rides on the connection's: arm for whichever is first.
+    if (timer && !mdns->PollTimeout().IsInfinite() && mdns->PollTimeout() < core->PollTimeout()) {
+      timer->ArmAt(mdns->PollTimeout(), [this] {
+        if (!core || !mdns) return;
+        mdns->HandleTimeout(Now());
+        PumpMdns();
+        core->HandleTimeout(Now());
+        Flush();
+      });
+    }
+  }
+
+  // Stops everything on the loop thread: no handler runs afterwards.
+  void Shutdown() {
+    if (!core) return;
+    if (!closed) {
+      closed = true;
+      core->Close(Now());
+      SendTransmits();
+      for (auto& h : hosts) h.socket->Flush();
+    }
+    on_ice_candidate = nullptr;
+    on_gathering = nullptr;
+    on_ice_state = nullptr;
+    on_state = nullptr;
+    on_signaling = nullptr;
+    on_negotiation_needed = nullptr;
+    on_data_channel = nullptr;
+    timer.reset();
+    streams.clear();
+    mdns_socket.reset();
+    hosts.clear();
+  }
+};
+
+// --- DataChannel
+// ----------------------------------------------------------------------------------------------
+
+class DataChannelImpl final : public DataChannel, public std::enable_shared_from_this<DataChannelImpl> {
+ public:
+  DataChannelImpl(std::weak_ptr<PeerConnection::Impl> pc, datachannel::ChannelHandle handle,
+                  const datachannel::ChannelInfo& info)
+      : pc_(std::move(pc)), handle_(handle), init_(info.init) {
+    state_ = Map(info.state);
+    if (info.id) id_ = *info.id;
+  }
+
+  std::string label() const override { return init_.label; }
+  std::string protocol() const override { return init_.protocol; }
+  std::optional<uint16_t> id() const override {
+    const int32_t id = id_.load();
+    return id < 0 ? std::nullopt : std::optional<uint16_t>(static_cast<uint16_t>(id));
+  }
+  bool ordered() const override { return init_.reliability.ordered; }
+  std::optional<uint16_t> max_packet_life_time() const override {
+    return init_.reliability.max_packet_lifetime_ms;
+  }
+  std::optional<uint16_t> max_retransmits() const override { return init_.reliability.max_retransmits; }
+  bool negotiated() const override { return init_.negotiated; }
+  DataChannelState ready_state() const override { return state_.load(); }
+  size_t buffered_amount() const override { return pending_.load() + sctp_buffered_.load(); }
+  size_t buffered_amount_low_threshold() const override { return threshold_.load(); }
+  void set_buffered_amount_low_threshold(size_t bytes) override {
+    threshold_ = bytes;
+    auto pc = pc_.lock();
+    if (!pc) return;
+    auto self = shared_from_this();
+    pc->loop.Post([pc, self, bytes] {
+      if (pc->core) pc->core->SetBufferedAmountLowThreshold(self->handle_, bytes);
+    });
+  }
+
+  void Send(std::string_view text) override { SendBytes(AsBytes(text), false); }
+  void Send(std::span<const uint8_t> binary) override { SendBytes(binary, true); }
+
+  void Close() override {
+    DataChannelState expected = DataChannelState::kOpen;
+    if (!state_.compare_exchange_strong(expected, DataChannelState::kClosing)) {
+      expected = DataChannelState::kConnecting;
+      if (!state_.compare_exchange_strong(expected, DataChannelState::kClosing)) return;
+    }
+    auto pc = pc_.lock();
+    if (!pc) return;
+    auto self = shared_from_this();
+    auto close = [pc, self] {
+      if (!pc->core) return;
+      pc->core->CloseDataChannel(self->handle_);
+      pc->Flush();
+    };
+    if (pc->loop.IsLoopThread()) {
+      close();
+    } else {
+      pc->loop.Post(close);
+    }
+  }
+
+  void OnOpen(std::function<void()> h) override { Set(on_open_, std::move(h)); }
+  void OnMessage(std::function<void(const DataChannelMessage&)> h) override {
+    Set(on_message_, std::move(h));
+  }
+  void OnBufferedAmountLow(std::function<void()> h) override { Set(on_low_, std::move(h)); }
+  void OnClosing(std::function<void()> h) override { Set(on_closing_, std::move(h)); }
+  void OnClose(std::function<void()> h) override { Set(on_close_, std::move(h)); }
+  void OnError(std::function<void(const std::string&)> h) override { Set(on_error_, std::move(h)); }
+
+  // --- Loop thread ---
+  void HandleEvent(const datachannel::ChannelEvent& e, PeerConnection::Impl& pc) {
+    using K = datachannel::ChannelEvent::Kind;
+    switch (e.kind) {
+      case K::kAnnounced:
+      case K::kOpen:
+        state_ = DataChannelState::kOpen;
+        Refresh(pc);
+        if (auto h = Get(on_open_)) h();
+        break;
+      case K::kMessage:
+        if (auto h = Get(on_message_)) {
+          DataChannelMessage m;
+          m.binary = e.binary;
+          m.data = e.data;
+          h(m);
+        }
+        break;
+      case K::kBufferedAmountLow:
+        Refresh(pc);
+        if (buffered_amount() <= threshold_.load()) {
+          if (auto h = Get(on_low_)) h();
+        }
+        break;
+      case K::kClosing:
+        state_ = DataChannelState::kClosing;
+        if (auto h = Get(on_closing_)) h();
+        break;
+      case K::kClosed:
+        state_ = DataChannelState::kClosed;
+        sctp_buffered_ = 0;
+        if (auto h = Get(on_close_)) h();
+        break;
+      case K::kError:
+        if (auto h = Get(on_error_)) h(std::string(e.data.begin(), e.data.end()));
+        break;
+    }
+  }
+
+  // Mirrors what other threads read: the id and SCTP's buffered amount.
+  void Refresh(PeerConnection::Impl& pc) {
+    if (const auto* info = pc.core->FindDataChannel(handle_)) {
+      if (info->id) id_ = *info->id;
+      if (info->state == datachannel::ChannelState::kOpen) sctp_buffered_ = pc.core->buffered_amount(handle_);
+    }
+  }
+
+  datachannel::ChannelHandle handle() const { return handle_; }
+
+ private:
+  static DataChannelState Map(datachannel::ChannelState s) {
+    switch (s) {
+      case datachannel::ChannelState::kConnecting:
+        return DataChannelState::kConnecting;
+      case datachannel::ChannelState::kOpen:
+        return DataChannelState::kOpen;
+      case datachannel::ChannelState::kClosing:
+        return DataChannelState::kClosing;
+      case datachannel::ChannelState::kClosed:
+        return DataChannelState::kClosed;
+    }
+    return DataChannelState::kClosed;
+  }
+
+  template <typename F>
+  void Set(F& slot, F value) {
+    std::lock_guard lock(handlers_mutex_);
+    slot = std::move(value);
+  }
+  template <typename F>
+  F Get(const F& slot) {
+    std::lock_guard lock(handlers_mutex_);
+    return slot;
+  }
+
+  void SendBytes(ByteSpan data, bool binary) {
+    if (state_.load() != DataChannelState::kOpen)
+      throw RtcError("InvalidStateError", "the data channel is not open");
+    auto pc = pc_.lock();
+    if (!pc) throw RtcError("InvalidStateError", "the peer connection is gone");
+    if (data.size() > pc->max_message_size.load()) {
+      throw RtcError("TypeError", "message larger than the peer's max-message-size (" +
+                                      std::to_string(pc->max_message_size.load()) + " bytes)");
+    }
+    if (buffered_amount() + data.size() > kMaxBufferedBytes) {
+      throw RtcError("OperationError", "the send buffer is full (16 MiB): wait for bufferedamountlow");
+    }
+    if (pc->loop.IsLoopThread()) {
+      if (!pc->core) throw RtcError("InvalidStateError", "the peer connection is closed");
+      Status s = pc->core->SendData(handle_, data, binary);
+      if (!s.ok()) throw RtcError("OperationError", s.error().reason);
+      Refresh(*pc);
+      pc->Flush();
+      return;
+    }
+    // Another thread: queue without waiting; bufferedAmount counts it at once (W3C send()).
+    pending_ += data.size();
+    auto self = shared_from_this();
+    pc->loop.Post([pc, self, bytes = std::vector<uint8_t>(data.begin(), data.end()), binary] {
+      self->pending_ -= bytes.size();
+      if (!pc->core) return;
+      Status s = pc->core->SendData(self->handle_, bytes, binary);
+      if (!s.ok()) {
+        if (auto h = self->Get(self->on_error_)) h(std::string("send failed: ") + s.error().reason);
+      }
+      self->Refresh(*pc);
+      pc->Flush();
+    });
+  }
+
+  std::weak_ptr<PeerConnection::Impl> pc_;
+  const datachannel::ChannelHandle handle_;
+  const datachannel::ChannelInit init_;
+  std::atomic<DataChannelState> state_{DataChannelState::kConnecting};
+  std::atomic<int32_t> id_{-1};
+  std::atomic<size_t> pending_{0};
+  std::atomic<size_t> sctp_buffered_{0};
+  std::atomic<size_t> threshold_{0};
+  std::mutex handlers_mutex_;
+  std::function<void()> on_open_, on_low_, on_closing_, on_close_;
+  std::function<void(const DataChannelMessage&)> on_message_;
+  std::function<void(const std::string&)> on_error_;
+};
+
+std::shared_ptr<DataChannelImpl> PeerConnection::Impl::Adopt(datachannel::ChannelHandle handle) {
+  auto it = channels.find(handle);
+  if (it != channels.end()) return it->second;
+  const datachannel::ChannelInfo* info = core->FindDataChannel(handle);
+  if (!info) return nullptr;
+  auto channel = std::make_shared<DataChannelImpl>(weak_from_this(), handle, *info);
+  channels[handle] = channel;
+  return channel;
+}
+
+void PeerConnection::Impl::SyncChannels() {
+  max_message_size = core->max_message_size();
+  for (auto& [handle, channel] : channels) {
+    if (channel->ready_state() != DataChannelState::kClosed) channel->Refresh(*this);
+  }
+}
+
+void PeerConnection::Impl::Dispatch(peer::PeerEvent event) {
+  std::visit(
+      [&](auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, peer::IceCandidateEvent>) {
+          if (on_ice_candidate) on_ice_candidate(e.candidate);
+        } else if constexpr (std::is_same_v<E, peer::SignalingStateEvent>) {
+          if (on_signaling) on_signaling(e.state);
+        } else if constexpr (std::is_same_v<E, peer::IceGatheringStateEvent>) {
+          if (on_gathering) on_gathering(e.state);
+        } else if constexpr (std::is_same_v<E, peer::IceConnectionStateEvent>) {
+          if (on_ice_state) on_ice_state(e.state);
+        } else if constexpr (std::is_same_v<E, peer::ConnectionStateEvent>) {
+          if (on_state) on_state(e.state);
+        } else if constexpr (std::is_same_v<E, peer::NegotiationNeededEvent>) {
+          if (on_negotiation_needed) on_negotiation_needed();
+        } else if constexpr (std::is_same_v<E, peer::DataChannelEvent>) {
+          std::shared_ptr<DataChannelImpl> channel = Adopt(e.event.handle);
+          if (!channel) return;
+          if (e.event.kind == datachannel::ChannelEvent::Kind::kAnnounced) {
+            channel->Refresh(*this);
+            // W3C "announce the data channel as open": the channel is open when the datachannel event fires;
+            // we then also run its open handler (set inside OnDataChannel), as native stacks do.
+            if (on_data_channel) on_data_channel(channel);
+          }
+          channel->HandleEvent(e.event, *this);
+        } else if constexpr (std::is_same_v<E, peer::OpenStreamRequest>) {
+          OpenStream(e.request);
+        } else if constexpr (std::is_same_v<E, peer::CloseStreamRequest>) {
+          if (auto it = streams.find(e.request.endpoint); it != streams.end()) {
+            it->second->Close();
+            streams.erase(it);
+          }
+        } else if constexpr (std::is_same_v<E, peer::ResolveHostnameRequest>) {
+          ResolveHostname(e.name);
+        }
+      },
+      event);
+}
+
+// --- PeerConnection
+// -------------------------------------------------------------------------------------------
+
+PeerConnection::PeerConnection(RtcConfiguration configuration) {
+  std::shared_ptr<Runtime> runtime = configuration.runtime ? configuration.runtime : Runtime::Create(1);
+  net::EventLoop& loop = runtime->impl().NextLoop();
+  impl_ = std::make_shared<Impl>(std::move(runtime), loop);
+  impl_->Start(configuration);
+}
+
+PeerConnection::~PeerConnection() {
+  if (!impl_) return;
+  std::shared_ptr<Impl> impl = std::move(impl_);
+  if (impl->loop.IsLoopThread()) {
+    // Destroyed from one of its own callbacks: stop now, free later (the caller's stack still uses it).
+    impl->Shutdown();
+    impl->loop.Post([impl] {});
+    return;
+  }
+  impl->RunSync([&] { impl->Shutdown(); });
+  // Release the core on its loop too: its sockets and timers belong there.
+  impl->RunSync([&] {
+    impl->channels.clear();
+    impl->mdns.reset();
+    impl->core.reset();
+  });
+}
+
+SessionDescription PeerConnection::CreateOffer(const OfferOptions& options) {
+  return impl_->RunSync([&] {
+    auto r = impl_->core->CreateOffer(impl_->Now(), options.ice_restart);
+    if (!r.ok()) Throw(r.error());
+    return SessionDescription{SdpType::kOffer, r.value()};
+  });
+}
+
+SessionDescription PeerConnection::CreateAnswer() {
+  return impl_->RunSync([&] {
+    auto r = impl_->core->CreateAnswer(impl_->Now());
+    if (!r.ok()) Throw(r.error());
+    return SessionDescription{SdpType::kAnswer, r.value()};
+  });
+}
+
+void PeerConnection::SetLocalDescription(const SessionDescription& description) {
+  impl_->RunSync([&] {
+    if (auto e = impl_->core->SetLocalDescription(impl_->Now(), description.type, description.sdp)) Throw(*e);
+  });
+}
+
+void PeerConnection::SetLocalDescription() {
+  impl_->RunSync([&] {
+    peer::PeerCore& core = *impl_->core;
+    const SignalingState s = core.signaling_state();
+    const bool answer = s == SignalingState::kHaveRemoteOffer || s == SignalingState::kHaveLocalPranswer;
+    auto created = answer ? core.CreateAnswer(impl_->Now()) : core.CreateOffer(impl_->Now(), false);
+    if (!created.ok()) Throw(created.error());
+    if (auto e = core.SetLocalDescription(impl_->Now(), answer ? SdpType::kAnswer : SdpType::kOffer,
+                                          created.value())) {
+      Throw(*e);
+    }
+  });
+}
+
+void PeerConnection::SetRemoteDescription(const SessionDescription& description) {
+  impl_->RunSync([&] {
+    if (auto e = impl_->core->SetRemoteDescription(impl_->Now(), description.type, description.sdp))
+      Throw(*e);
+  });
+}
+
+void PeerConnection::AddIceCandidate(const std::optional<IceCandidate>& candidate) {
+  impl_->RunSync([&] {
+    if (auto e = impl_->core->AddIceCandidate(impl_->Now(), candidate)) Throw(*e);
+  });
+}
+
+void PeerConnection::RestartIce() {
+  impl_->RunSync([&] { impl_->core->RestartIce(impl_->Now()); });
+}
+
+std::optional<SessionDescription> PeerConnection::LocalDescription() const {
+  return impl_->RunSync([&] { return impl_->core->local_description(); });
+}
+std::optional<SessionDescription> PeerConnection::RemoteDescription() const {
+  return impl_->RunSync([&] { return impl_->core->remote_description(); });
+}
+SignalingState PeerConnection::signaling_state() const {
+  return impl_->RunSync([&] { return impl_->core->signaling_state(); });
+}
+IceGatheringState PeerConnection::ice_gathering_state() const {
+  return impl_->RunSync([&] { return impl_->core->ice_gathering_state(); });
+}
+IceConnectionState PeerConnection::ice_connection_state() const {
+  return impl_->RunSync([&] { return impl_->core->ice_connection_state(); });
+}
+PeerConnectionState PeerConnection::connection_state() const {
+  return impl_->RunSync([&] { return impl_->core->connection_state(); });
+}
+size_t PeerConnection::max_message_size() const { return impl_->max_message_size.load(); }
+
+std::shared_ptr<DataChannel> PeerConnection::CreateDataChannel(const std::string& label,
+                                                               const DataChannelInit& init) {
+  return impl_->RunSync([&]() -> std::shared_ptr<DataChannel> {
+    if (impl_->closed) throw RtcError("InvalidStateError", "the connection is closed");
+    datachannel::ChannelInit ci;
+    ci.label = label;
+    ci.protocol = init.protocol;
+    ci.reliability.ordered = init.ordered;
+    ci.reliability.max_retransmits = init.max_retransmits;
+    ci.reliability.max_packet_lifetime_ms = init.max_packet_life_time;
+    ci.negotiated = init.negotiated;
+    ci.id = init.id;
+    auto handle = impl_->core->CreateDataChannel(ci);
+    if (!handle.ok()) Throw(handle.error());
+    return impl_->Adopt(handle.value());
+  });
+}
+
+StatsReport PeerConnection::GetStats() const {
+  return impl_->RunSync([&] { return impl_->core->GetStats(impl_->Now(), WallMs()); });
+}
+
+void PeerConnection::Close() {
+  impl_->RunSync([&] {
+    if (impl_->closed) return;
+    impl_->closed = true;
+    impl_->core->Close(impl_->Now());
+  });
+}
+
+void PeerConnection::OnIceCandidate(std::function<void(const std::optional<IceCandidate>&)> handler) {
+  impl_->RunSync([&] { impl_->on_ice_candidate = std::move(handler); });
+}
+void PeerConnection::OnIceGatheringStateChange(std::function<void(IceGatheringState)> handler) {
+  impl_->RunSync([&] { impl_->on_gathering = std::move(handler); });
+}
+void PeerConnection::OnIceConnectionStateChange(std::function<void(IceConnectionState)> handler) {
+  impl_->RunSync([&] { impl_->on_ice_state = std::move(handler); });
+}
+void PeerConnection::OnConnectionStateChange(std::function<void(PeerConnectionState)> handler) {
+  impl_->RunSync([&] { impl_->on_state = std::move(handler); });
+}
+void PeerConnection::OnSignalingStateChange(std::function<void(SignalingState)> handler) {
+  impl_->RunSync([&] { impl_->on_signaling = std::move(handler); });
+}
+void PeerConnection::OnNegotiationNeeded(std::function<void()> handler) {
+  impl_->RunSync([&] { impl_->on_negotiation_needed = std::move(handler); });
+}
+void PeerConnection::OnDataChannel(std::function<void(std::shared_ptr<DataChannel>)> handler) {
+  impl_->RunSync([&] { impl_->on_data_channel = std::move(handler); });
+}
+
+}  // namespace tandem
