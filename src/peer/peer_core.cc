@@ -532,7 +532,7 @@ sdp::SessionDescription PeerCore::BuildDescription(bool offer, const std::string
     sdp::MediaDescription m;
     m.mid = section.mid;
     m.connection = sdp::ConnectionData{};
-    if (section.rejected || section.type != sdp::MediaType::kApplication) {
+    if (section.rejected) {
       // A section we do not take part in: mirror the remote one with port 0 (RFC 8829 §5.3.1).
       m.type = section.remote_copy.type;
       m.other_type = section.remote_copy.other_type;
@@ -544,7 +544,7 @@ sdp::SessionDescription PeerCore::BuildDescription(bool offer, const std::string
       d.media.push_back(std::move(m));
       continue;
     }
-    m.type = sdp::MediaType::kApplication;
+    m.type = section.type;
     m.proto = section.proto.empty() ? "UDP/DTLS/SCTP" : section.proto;
     m.ice_ufrag = ufrag;
     m.ice_pwd = pwd;
@@ -556,7 +556,17 @@ sdp::SessionDescription PeerCore::BuildDescription(bool offer, const std::string
       m.setup = (dtls_role_.value_or(dtls::Role::kClient) == dtls::Role::kClient) ? sdp::Setup::kActive
                                                                                   : sdp::Setup::kPassive;
     }
-    if (m.proto == "DTLS/SCTP") {
+    if (section.type == sdp::MediaType::kAudio || section.type == sdp::MediaType::kVideo) {
+      // An offered audio/video section, bundled on our transport but without media for now: inactive, with one of
+      // the offered codecs (RFC 8829 §5.3.1). Rejecting it instead would leave a BUNDLE transport without rtcp-mux,
+      // which Chromium refuses when its rtcpMuxPolicy is "require".
+      m.formats = section.remote_copy.formats;
+      m.rtpmaps = section.remote_copy.rtpmaps;
+      m.fmtps = section.remote_copy.fmtps;
+      m.direction = sdp::Direction::kInactive;
+      m.rtcp_mux = true;
+      m.rtcp_rsize = section.remote_copy.rtcp_rsize;
+    } else if (m.proto == "DTLS/SCTP") {
       // Legacy (pre-RFC 8841) peers: "m=application 9 DTLS/SCTP 5000" with a=sctpmap.
       m.formats = {"5000"};
       m.sctpmap = sdp::SctpMap{5000, "webrtc-datachannel", 1024};
@@ -774,8 +784,21 @@ JsepStatus PeerCore::ApplyRemote(Timestamp now, const sdp::SessionDescription& r
     const bool have_data = std::any_of(sections.begin(), sections.end(), [](const MSection& x) {
       return x.type == sdp::MediaType::kApplication && !x.rejected;
     });
-    // Data channels: the first SCTP section. Audio and video are not taken part in yet (port 0).
-    s.rejected = m.IsRejected() || !(m.type == sdp::MediaType::kApplication && m.IsSctp() && !have_data);
+    const bool is_media = (m.type == sdp::MediaType::kAudio || m.type == sdp::MediaType::kVideo) && m.IsRtp();
+    if (is_media) {
+      // Keep the first codec the offer names (with its parameters) for an inactive answer.
+      s.remote_copy.formats.clear();
+      for (const sdp::RtpMap& rtpmap : m.rtpmaps) {
+        s.remote_copy.formats.push_back(std::to_string(rtpmap.payload_type));
+        s.remote_copy.rtpmaps.push_back(rtpmap);
+        if (const sdp::Fmtp* fmtp = m.FindFmtp(rtpmap.payload_type)) s.remote_copy.fmtps.push_back(*fmtp);
+        break;
+      }
+      s.remote_copy.rtcp_rsize = m.rtcp_rsize;
+    }
+    // Data channels: the first SCTP section. Audio and video: inactive until media is supported.
+    const bool data = m.type == sdp::MediaType::kApplication && m.IsSctp() && !have_data;
+    s.rejected = m.IsRejected() || !(data || (is_media && !s.remote_copy.rtpmaps.empty()));
     if (s.mid.empty()) return Err("InvalidAccessError", "m= section " + std::to_string(i) + " has no a=mid");
     sections.push_back(std::move(s));
   }
