@@ -1,7 +1,7 @@
 // End to end: Tandem's native peer (`tandem peer`, libtandem: our ICE, DTLS, SCTP and data channels) in one room
 // with the demo page in headless Chromium (Google's WebRTC: BoringSSL DTLS, dcSCTP). Messages on ordered,
 // unordered and maxRetransmits:0 channels both ways; 50 MiB files both ways with SHA-256 checks, directly and
-// relay-only through Tandem's TURN server.
+// relay-only through Tandem's TURN server and through coturn.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   artifactsDir, demoUrl, launchBrowser, log, openDemo, screenshot, sha256, startServer, uniqueRoom, waitFor,
 } from './harness.mjs';
+import { startCoturn } from './coturn.mjs';
 import { runPeer } from './peer_process.mjs';
 
 const FILE_BYTES = 50 * 1024 * 1024;
@@ -32,8 +33,8 @@ describe('native peer with Chromium', { timeout: 600000 }, () => {
   });
 
   /** The demo page joined to `room` and connected to the native peer `identity`. */
-  async function pageWithNative(room, name, identity, query = {}) {
-    const page = await openDemo(browser, demoUrl(server, { room, name, autojoin: 1, ...query }), `peer-${name}`);
+  async function pageWithNative(srv, room, name, identity, query = {}) {
+    const page = await openDemo(browser, demoUrl(srv, { room, name, autojoin: 1, ...query }), `peer-${name}`);
     await page.getByTestId('call').waitFor({ state: 'visible' });
     await waitFor(`the page connected to ${identity}`, () =>
       page.evaluate((who) => {
@@ -52,7 +53,8 @@ describe('native peer with Chromium', { timeout: 600000 }, () => {
       for (const s of stats.values()) {
         if (s.type === 'transport' && s.selectedCandidatePairId) {
           const pair = stats.get(s.selectedCandidatePairId);
-          return { local: stats.get(pair.localCandidateId).candidateType, remote: stats.get(pair.remoteCandidateId).candidateType };
+          const local = stats.get(pair.localCandidateId);
+          return { local: local.candidateType, remote: stats.get(pair.remoteCandidateId).candidateType, url: local.url };
         }
       }
       return null;
@@ -62,7 +64,7 @@ describe('native peer with Chromium', { timeout: 600000 }, () => {
   it('exchanges text and binary messages both ways on ordered, unordered and maxRetransmits:0 channels', { timeout: 120000 }, async () => {
     const room = uniqueRoom('peer-echo');
     const echo = runPeer(['echo', '--server', server.url, '--room', room, '--identity', 'echo-bot', '--duration', '90'], 'peer-echo');
-    const page = await pageWithNative(room, 'Erin', 'echo-bot');
+    const page = await pageWithNative(server, room, 'Erin', 'echo-bot');
     const result = await page.evaluate(async () => {
       const peer = [...window.tandemDemo.room.peers.values()].find((p) => p.identity === 'echo-bot');
       const specs = [
@@ -120,47 +122,75 @@ describe('native peer with Chromium', { timeout: 600000 }, () => {
     assert.ok(echoed >= 120, `the native peer echoed ${echoed} messages`);
   });
 
-  for (const relay of [false, true]) {
-    const mode = relay ? 'relay-only through Tandem TURN' : 'direct';
-    it(`moves 50 MiB files both ways (${mode}) with matching SHA-256`, { timeout: 240000 }, async () => {
-      const room = uniqueRoom(relay ? 'peer-relay' : 'peer-files');
-      const relayArgs = relay ? ['--relay-only'] : [];
-      const query = relay ? { relay: 1 } : {};
+  const modes = [
+    { name: 'direct', relay: false },
+    { name: 'relay-only through Tandem TURN', relay: true },
+    { name: 'relay-only through coturn', relay: true, coturn: true },
+  ];
+  for (const mode of modes) {
+    it(`moves 50 MiB files both ways (${mode.name}) with matching SHA-256`, { timeout: 240000 }, async () => {
+      const tag = mode.coturn ? 'coturn' : mode.relay ? 'relay' : 'direct';
+      // coturn: a second `tandem serve` hands out coturn's URL with TURN REST credentials for the shared secret.
+      let coturn;
+      let srv = server;
+      if (mode.coturn) {
+        const secret = crypto.randomBytes(16).toString('hex');
+        coturn = await startCoturn(secret);
+        srv = await startServer(['--ice-server', coturn.url, '--turn-secret', secret]);
+      }
+      try {
+        const room = uniqueRoom(`peer-${tag}`);
+        const relayArgs = mode.relay ? ['--relay-only'] : [];
+        const query = mode.relay ? { relay: 1 } : {};
 
-      // Page → native: `tandem peer recv`.
-      const out = path.join(scratch, `received-${relay}.bin`);
-      const recv = runPeer(['recv', '--server', server.url, '--room', room, '--identity', 'native-recv', '--out', out, '--timeout', '180', ...relayArgs], `peer-recv-${relay}`);
-      const page = await pageWithNative(room, 'Pat', 'native-recv', query);
-      if (relay) assert.deepEqual(await pageSelectedPair(page, 'native-recv'), { local: 'relay', remote: 'relay' });
-      const upload = path.join(scratch, `upload-${relay}.bin`);
-      const uploadBytes = crypto.randomBytes(FILE_BYTES);
-      fs.writeFileSync(upload, uploadBytes);
-      await page.getByTestId('tab-files').click();
-      const started = Date.now();
-      await page.getByTestId('file-input').setInputFiles(upload);
-      const recvResult = await recv.exited;
-      const seconds = (Date.now() - started) / 1000;
-      assert.equal(recvResult.code, 0, recvResult.output);
-      assert.equal(sha256(fs.readFileSync(out)), sha256(uploadBytes), 'the native receiver wrote the same bytes');
-      assert.match(recvResult.output, /received 52428800 bytes/);
-      if (relay) assert.match(recvResult.output, /over relay\/udp/, 'the native peer reports a relay pair');
-      log(`page → native (${mode}): 50 MiB in ${seconds.toFixed(1)} s`);
-      const outItem = page.locator('[data-testid=file-transfer][data-direction=out]').first();
-      await waitFor('the page hears the native peer verified the file', async () => (await outItem.getAttribute('data-status')) === 'delivered', { timeout: 20000 });
+        // Page → native: `tandem peer recv`.
+        const out = path.join(scratch, `received-${tag}.bin`);
+        const recv = runPeer(['recv', '--server', srv.url, '--room', room, '--identity', 'native-recv', '--out', out, '--timeout', '180', ...relayArgs], `peer-recv-${tag}`);
+        const page = await pageWithNative(srv, room, 'Pat', 'native-recv', query);
+        const pair = await pageSelectedPair(page, 'native-recv');
+        log(`${mode.name}: the page's selected pair`, JSON.stringify(pair));
+        if (mode.relay) {
+          assert.equal(pair.local, 'relay');
+          assert.equal(pair.remote, 'relay');
+          const turnPort = mode.coturn ? coturn.port : Number(srv.turn.split(':').pop());
+          assert.match(pair.url ?? '', new RegExp(`^turn:127\\.0\\.0\\.1:${turnPort}`), 'the relay is the expected TURN server');
+        }
+        const upload = path.join(scratch, `upload-${tag}.bin`);
+        const uploadBytes = crypto.randomBytes(FILE_BYTES);
+        fs.writeFileSync(upload, uploadBytes);
+        await page.getByTestId('tab-files').click();
+        const started = Date.now();
+        await page.getByTestId('file-input').setInputFiles(upload);
+        const recvResult = await recv.exited;
+        const seconds = (Date.now() - started) / 1000;
+        assert.equal(recvResult.code, 0, recvResult.output);
+        assert.equal(sha256(fs.readFileSync(out)), sha256(uploadBytes), 'the native receiver wrote the same bytes');
+        assert.match(recvResult.output, /received 52428800 bytes/);
+        if (mode.relay) assert.match(recvResult.output, /over relay\/udp/, 'the native peer reports a relay pair');
+        log(`page → native (${mode.name}): 50 MiB in ${seconds.toFixed(1)} s (page hashing included)`);
+        const outItem = page.locator('[data-testid=file-transfer][data-direction=out]').first();
+        await waitFor('the page hears the native peer verified the file', async () => (await outItem.getAttribute('data-status')) === 'delivered', { timeout: 20000 });
 
-      // Native → page: `tandem peer send`.
-      const download = path.join(scratch, `download-${relay}.bin`);
-      const downloadBytes = crypto.randomBytes(FILE_BYTES);
-      fs.writeFileSync(download, downloadBytes);
-      const send = runPeer(['send', download, '--server', server.url, '--room', room, '--identity', 'native-send', '--timeout', '180', ...relayArgs], `peer-send-${relay}`);
-      const sendResult = await send.exited;
-      assert.equal(sendResult.code, 0, sendResult.output);
-      assert.match(sendResult.output, /sent 52428800 bytes .* SHA-256 verified by the receiver/);
-      const inItem = page.locator('[data-testid=file-transfer][data-direction=in]', { hasText: path.basename(download) });
-      await waitFor('the page received the native file', async () => (await inItem.getAttribute('data-status')) === 'done', { timeout: 30000 });
-      assert.equal(await inItem.getAttribute('data-sha256'), sha256(downloadBytes));
-      await screenshot(page, `peer-files-${relay ? 'relay' : 'direct'}`);
-      await page.close();
+        // Native → page: `tandem peer send`.
+        const download = path.join(scratch, `download-${tag}.bin`);
+        const downloadBytes = crypto.randomBytes(FILE_BYTES);
+        fs.writeFileSync(download, downloadBytes);
+        const send = runPeer(['send', download, '--server', srv.url, '--room', room, '--identity', 'native-send', '--timeout', '180', ...relayArgs], `peer-send-${tag}`);
+        const sendResult = await send.exited;
+        assert.equal(sendResult.code, 0, sendResult.output);
+        assert.match(sendResult.output, /sent 52428800 bytes .* SHA-256 verified by the receiver/);
+        if (mode.relay) assert.match(sendResult.output, /over relay\/udp/);
+        const inItem = page.locator('[data-testid=file-transfer][data-direction=in]', { hasText: path.basename(download) });
+        await waitFor('the page received the native file', async () => (await inItem.getAttribute('data-status')) === 'done', { timeout: 30000 });
+        assert.equal(await inItem.getAttribute('data-sha256'), sha256(downloadBytes));
+        await screenshot(page, `peer-files-${tag}`);
+        await page.close();
+      } finally {
+        if (mode.coturn) {
+          await srv.stop();
+          await coturn.stop();
+        }
+      }
     });
   }
 
