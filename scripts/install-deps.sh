@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGE_GROUPS=(
   "toolchain:  build-essential cmake ninja-build ccache clang libclang-rt-14-dev clang-format"
   "libraries:  libssl-dev openssl libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libsrtp2-dev libopus-dev libvpx-dev"
-  "interop:    coturn python3 iproute2 util-linux procps"
+  "interop:    coturn python3 iproute2 util-linux procps libusrsctp-dev"
   "web:        nodejs chromium"
 )
 
