@@ -231,6 +231,12 @@ void DataChannelManager::HandleDcep(uint16_t stream, ByteSpan payload) {
 }
 
 void DataChannelManager::HandleIncomingStreamsReset(std::span<const uint16_t> streams) {
+  // RFC 6525 §4.1: an empty list resets every stream.
+  std::vector<uint16_t> all;
+  if (streams.empty()) {
+    for (const auto& [stream, handle] : by_stream_) all.push_back(stream);
+    streams = all;
+  }
   for (uint16_t stream : streams) {
     Channel* channel = ByStream(stream);
     if (!channel) continue;

@@ -439,6 +439,12 @@ void PeerCore::HandleSctpEvent(Timestamp now, sctp::Event event) {
         } else if constexpr (std::is_same_v<E, sctp::AbortedEvent>) {
           LOG_INFO(kLog, "SCTP aborted" << (e.by_peer ? " by the peer: " : ": ") << e.reason);
           channels_->HandleSctpClosed();
+        } else if constexpr (std::is_same_v<E, sctp::RestartedEvent>) {
+          // RFC 9260 §5.2.4: the peer restarted; queued data is gone and sequence numbers start over, so no channel
+          // can continue where it was.
+          LOG_INFO(kLog, "SCTP association restarted by the peer: closing the data channels");
+          channels_->HandleSctpClosed();
+          channels_->HandleSctpConnected();  // the association itself is up: new channels may open
         } else if constexpr (std::is_same_v<E, sctp::ErrorEvent>) {
           LOG_DEBUG(kLog, "SCTP: " << e.message);
         }
