@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the benchmarks of a release build: bench/turn/run.sh (else run.py) when present, then every Google Benchmark
-# binary under BUILD_DIR/bench. Results (console text and JSON) go to OUT_DIR.
+# Runs the benchmarks of a release build: bench/turn/run.sh (else run.py) and bench/signaling/run.sh when present,
+# then every Google Benchmark binary under BUILD_DIR/bench. Results (console text and JSON) go to OUT_DIR.
 # Usage: scripts/run-benchmarks.sh [BUILD_DIR=build/release] [OUT_DIR=build/bench-results]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ out=${2:-build/bench-results}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# Interface for bench/turn/run.sh: the tandem binary and the results directory come in the environment.
+# Interface for bench/*/run.sh: the tandem binary and the results directory come in the environment.
 export TANDEM_BIN="$PWD/$build_dir/apps/tandem/tandem"
 export TANDEM_BENCH_OUT="$out"
 
@@ -23,6 +23,12 @@ elif [[ -f bench/turn/run.py ]]; then
   args=(--tandem "$TANDEM_BIN" --json-out "$out/turn.json")
   [[ -x "$build_dir/bench/turn/turn_load" ]] && args+=(--turn-load "$PWD/$build_dir/bench/turn/turn_load")
   /usr/bin/python3 bench/turn/run.py "${args[@]}" 2>&1 | tee "$out/turn.txt" || status=1
+fi
+
+if [[ -f bench/signaling/run.sh ]]; then
+  # tandem signal vs a minimal Node.js `ws` relay (it isolates itself in a network namespace too).
+  echo "== bench/signaling/run.sh"
+  bash bench/signaling/run.sh 2>&1 | tee "$out/signaling.txt" || status=1
 fi
 
 ran=0

@@ -9,6 +9,7 @@
 #include "signal/json.h"
 #include "signal/names.h"
 #include "signal/protocol.h"
+#include "signal/relay_fast_path.h"
 
 namespace tandem::signaling {
 namespace {
@@ -243,6 +244,19 @@ void SignalingCore::HandleFrame(Timestamp now, ConnectionId connection, std::str
 }
 
 void SignalingCore::RouteFrame(Timestamp now, Peer& from, std::string_view text) {
+  // Offers, answers and candidates to a peer of the room, relayed without building a JSON document
+  // (relay_fast_path.h: the same output as below, byte for byte). Everything else, refusals included, goes the
+  // general way.
+  if (std::optional<FastRelay> fast = ScanRelayFrame(text)) {
+    Peer* target = registry_.ById(fast->to);
+    if (target != nullptr && target->room == from.room && IsPlainJsonText(from.id)) {
+      LOG_TRACE(kLog, "peer " << from.id << ": " << TypeName(fast->type));
+      std::string relayed;
+      AppendRelayFrame(relayed, *fast, from.id);
+      Send(target->connection, std::move(relayed));
+      return;
+    }
+  }
   ParsedFrame parsed = ParseClientFrame(text);
   if (const FrameError* e = std::get_if<FrameError>(&parsed)) {
     ++stats_.frames_refused;

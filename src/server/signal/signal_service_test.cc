@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -572,6 +576,232 @@ TEST(SignalService, TlsRequiresBothFiles) {
   SignalServiceConfig config = Config();
   config.cert_file = "/nonexistent.pem";
   EXPECT_THROW(SignalService{config}, std::runtime_error);
+}
+
+// A WebSocket client that writes frames exactly as the test builds them (masked or not, fragmented,
+// malformed) and reads the server's frames raw: the server's RFC 6455 framing rules, which a library client
+// would never break. Blocking socket with a receive timeout, so a broken server fails the test instead of
+// hanging it.
+class RawClient {
+ public:
+  struct Frame {
+    uint8_t opcode = 0;
+    bool fin = false;
+    std::string payload;
+  };
+
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Upgrades with the RFC 6455 §1.3 sample key; true on 101 with the matching Sec-WebSocket-Accept.
+  bool Connect(uint16_t port, const std::string& target) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
+    Write("GET " + target +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    while (rx_.find("\r\n\r\n") == std::string::npos) {
+      if (!Fill()) return false;
+    }
+    const size_t end = rx_.find("\r\n\r\n");
+    const std::string head = rx_.substr(0, end);
+    rx_.erase(0, end + 4);
+    return head.rfind("HTTP/1.1 101", 0) == 0 &&
+           head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") != std::string::npos;
+  }
+
+  // One frame: `first` is the first header byte (FIN, RSV, opcode); masked with a fixed key unless told not
+  // to.
+  static std::string Build(uint8_t first, std::string_view payload, bool mask = true) {
+    std::string f(1, static_cast<char>(first));
+    const uint8_t mask_bit = mask ? 0x80 : 0;
+    if (payload.size() < 126) {
+      f += static_cast<char>(mask_bit | payload.size());
+    } else {
+      f += static_cast<char>(mask_bit | 126);
+      f += static_cast<char>(payload.size() >> 8);
+      f += static_cast<char>(payload.size() & 0xFF);
+    }
+    const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+    if (mask) f.append(reinterpret_cast<const char*>(key), 4);
+    for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ (mask ? key[i % 4] : 0));
+    return f;
+  }
+
+  void Write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  // The next server frame; nullopt on EOF or timeout.
+  std::optional<Frame> Read() {
+    while (true) {
+      if (rx_.size() >= 2) {
+        const auto* h = reinterpret_cast<const uint8_t*>(rx_.data());
+        EXPECT_EQ(h[1] & 0x80, 0) << "server frames are not masked";
+        uint64_t len = h[1] & 0x7F;
+        size_t header = len == 126 ? 4 : len == 127 ? 10 : 2;
+        if (rx_.size() >= header) {
+          if (header == 4) len = (uint64_t{h[2]} << 8) | h[3];
+          if (header == 10) {
+            len = 0;
+            for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
+          }
+          if (rx_.size() >= header + len) {
+            Frame f{static_cast<uint8_t>(h[0] & 0x0F), (h[0] & 0x80) != 0, rx_.substr(header, len)};
+            rx_.erase(0, header + len);
+            return f;
+          }
+        }
+      }
+      if (!Fill()) return std::nullopt;
+    }
+  }
+
+  // The next text frame parsed as JSON (control frames in between are checked by the caller, so none
+  // expected).
+  std::optional<Json> ReadJson() {
+    auto f = Read();
+    if (!f || f->opcode != 0x1) return std::nullopt;
+    return signaling::ParseJson(f->payload);
+  }
+
+  // True when the server closed the TCP connection (recv returns 0) with nothing more to read.
+  bool AtEof() {
+    char c;
+    return rx_.empty() && ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+  static uint16_t CloseCode(const Frame& f) {
+    if (f.payload.size() < 2) return 0;
+    return static_cast<uint16_t>((static_cast<uint8_t>(f.payload[0]) << 8) |
+                                 static_cast<uint8_t>(f.payload[1]));
+  }
+
+ private:
+  bool Fill() {
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    rx_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string rx_;
+};
+
+std::string AppPing(const std::string& ts) { return R"({"type":"ping","ts":)" + ts + "}"; }
+
+TEST(SignalService, WebSocketFramingFollowsRfc6455) {
+  RunningSignal s(Config());
+  RawClient c;
+  ASSERT_TRUE(c.Connect(s.port(), "/ws?token=" + Mint("demo", "raw")));
+  auto welcome = c.ReadJson();
+  ASSERT_TRUE(welcome);
+  EXPECT_EQ((*welcome)["type"], "welcome");
+
+  // A fragmented message with a ping between its fragments (§5.4, §5.5.2): the pong comes first, with the
+  // ping's data, then the answer to the reassembled message.
+  c.Write(RawClient::Build(0x01, R"({"type":"pi)") + RawClient::Build(0x89, "hb") +
+          RawClient::Build(0x00, R"(ng","ts")") + RawClient::Build(0x80, ":7}"));
+  auto pong = c.Read();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->opcode, 0xA);
+  EXPECT_EQ(pong->payload, "hb");
+  EXPECT_EQ(c.ReadJson(), (Json{{"type", "pong"}, {"ts", 7}}));
+
+  // Several frames in one write, one of them with a 16-bit length; then a frame trickled byte by byte; then a
+  // UTF-8 character split across two fragments.
+  std::string batch;
+  for (int i = 1; i <= 3; ++i) batch += RawClient::Build(0x81, AppPing(std::to_string(i)));
+  const std::string long_ts(300, 'x');
+  batch += RawClient::Build(0x81, AppPing("\"" + long_ts + "\""));
+  c.Write(batch);
+  for (int i = 1; i <= 3; ++i) EXPECT_EQ(c.ReadJson(), (Json{{"type", "pong"}, {"ts", i}}));
+  EXPECT_EQ(c.ReadJson(), (Json{{"type", "pong"}, {"ts", long_ts}}));
+  for (char ch : RawClient::Build(0x81, AppPing("4"))) c.Write(std::string(1, ch));
+  EXPECT_EQ(c.ReadJson(), (Json{{"type", "pong"}, {"ts", 4}}));
+  c.Write(RawClient::Build(0x01, AppPing("\"caf\xc3").substr(0, 25)) +
+          RawClient::Build(0x80, AppPing("\"caf\xc3\xa9\"").substr(25)));
+  EXPECT_EQ(c.ReadJson(), (Json{{"type", "pong"}, {"ts", "caf\xc3\xa9"}}));
+
+  // The client closes: the server answers with the same status code and closes the connection first (§5.5.1,
+  // §7.1.1).
+  c.Write(RawClient::Build(0x88, std::string("\x03\xe8", 2)));
+  auto close = c.Read();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->opcode, 0x8);
+  EXPECT_EQ(RawClient::CloseCode(*close), 1000);
+  EXPECT_TRUE(c.AtEof());
+  EXPECT_TRUE(Eventually([&] { return s.service().Stats().peers == 0; }));
+}
+
+TEST(SignalService, WebSocketProtocolViolationsFailTheConnection) {
+  RunningSignal s(Config());
+  struct Case {
+    const char* name;
+    std::string bytes;
+    uint16_t code;
+  };
+  const std::vector<Case> cases = {
+      {"unmasked client frame (§5.1)", RawClient::Build(0x81, AppPing("1"), /*mask=*/false), 1002},
+      {"RSV1 without an extension (§5.2)", RawClient::Build(0xC1, AppPing("1")), 1002},
+      {"unknown opcode", RawClient::Build(0x83, "x"), 1002},
+      {"continuation of nothing (§5.4)", RawClient::Build(0x80, AppPing("1")), 1002},
+      {"new message inside a fragmented one (§5.4)",
+       RawClient::Build(0x01, "{") + RawClient::Build(0x81, "{}"), 1002},
+      {"fragmented control frame (§5.5)", RawClient::Build(0x09, "x"), 1002},
+      {"control frame above 125 bytes (§5.5)", RawClient::Build(0x89, std::string(126, 'p')), 1002},
+      {"invalid UTF-8 in a text message (§8.1)",
+       RawClient::Build(0x81, "{\"type\":\"ping\",\"ts\":\"\xc3\x28\"}"), 1007},
+      {"surrogate encoded in UTF-8 (RFC 3629 §3)", RawClient::Build(0x81, "\"\xed\xa0\x80\""), 1007},
+  };
+  for (const Case& k : cases) {
+    RawClient c;
+    ASSERT_TRUE(c.Connect(s.port(), "/ws?token=" + Mint("demo", "raw"))) << k.name;
+    ASSERT_TRUE(c.ReadJson()) << k.name;
+    c.Write(k.bytes);
+    auto close = c.Read();
+    ASSERT_TRUE(close) << k.name;
+    EXPECT_EQ(close->opcode, 0x8) << k.name;
+    EXPECT_EQ(RawClient::CloseCode(*close), k.code) << k.name;
+    EXPECT_TRUE(c.AtEof()) << k.name;
+  }
+  EXPECT_TRUE(Eventually([&] { return s.service().Stats().peers == 0; }));
+}
+
+TEST(SignalService, OversizeFragmentedMessageIsSkippedUnbuffered) {
+  SignalServiceConfig config = Config();
+  config.core.max_message_bytes = 1024;
+  RunningSignal s(config);
+  RawClient c;
+  ASSERT_TRUE(c.Connect(s.port(), "/ws?token=" + Mint("demo", "big")));
+  ASSERT_TRUE(c.ReadJson());
+  // 600 + 600 bytes: over the limit only together. The application answers too_large and closes with 4009;
+  // the rest of the message is skipped, and the client's close frame completes the closing handshake.
+  c.Write(RawClient::Build(0x01, std::string(600, ' ')) + RawClient::Build(0x00, std::string(600, ' ')) +
+          RawClient::Build(0x80, std::string(600, ' ')));
+  auto error = c.ReadJson();
+  ASSERT_TRUE(error);
+  EXPECT_EQ((*error)["code"], "too_large");
+  auto close = c.Read();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->opcode, 0x8);
+  EXPECT_EQ(RawClient::CloseCode(*close), 4009);
+  c.Write(RawClient::Build(0x88, std::string("\x0f\xa9", 2)));
+  EXPECT_TRUE(c.AtEof());
+  EXPECT_TRUE(Eventually([&] { return s.service().Stats().peers == 0; }));
 }
 
 }  // namespace
