@@ -152,6 +152,12 @@ DataChannelManager::Channel* DataChannelManager::ByHandle(ChannelHandle handle) 
 
 void DataChannelManager::HandleSctpMessage(uint16_t stream, uint32_t payload_ppid, ByteSpan payload) {
   if (payload_ppid == ppid::kDcep) return HandleDcep(stream, payload);
+  HandleSctpMessage(stream, payload_ppid, std::vector<uint8_t>(payload.begin(), payload.end()));
+}
+
+void DataChannelManager::HandleSctpMessage(uint16_t stream, uint32_t payload_ppid,
+                                           std::vector<uint8_t>&& payload) {
+  if (payload_ppid == ppid::kDcep) return HandleDcep(stream, payload);
   Channel* channel = ByStream(stream);
   if (!channel || channel->state == ChannelState::kClosed || channel->state == ChannelState::kConnecting) {
     ++stats_.dropped_messages;
@@ -166,7 +172,7 @@ void DataChannelManager::HandleSctpMessage(uint16_t stream, uint32_t payload_ppi
     case ppid::kStringPartial:
       break;
     case ppid::kStringEmpty:
-      payload = {};
+      payload.clear();
       break;
     case ppid::kBinary:
     case ppid::kBinaryPartial:
@@ -174,7 +180,7 @@ void DataChannelManager::HandleSctpMessage(uint16_t stream, uint32_t payload_ppi
       break;
     case ppid::kBinaryEmpty:
       binary = true;
-      payload = {};
+      payload.clear();
       break;
     default:
       ++stats_.dropped_messages;
@@ -182,8 +188,7 @@ void DataChannelManager::HandleSctpMessage(uint16_t stream, uint32_t payload_ppi
   }
   ++channel->messages_received;
   channel->bytes_received += payload.size();
-  Emit(ChannelEvent::Kind::kMessage, channel->handle, binary,
-       std::vector<uint8_t>(payload.begin(), payload.end()));
+  Emit(ChannelEvent::Kind::kMessage, channel->handle, binary, std::move(payload));
 }
 
 void DataChannelManager::HandleDcep(uint16_t stream, ByteSpan payload) {
@@ -239,6 +244,7 @@ void DataChannelManager::HandleIncomingStreamsReset(std::span<const uint16_t> st
   }
   for (uint16_t stream : streams) {
     Channel* channel = ByStream(stream);
+    LOG_DEBUG(kLog, "the peer reset stream " << stream << (channel ? "" : " (no channel)"));
     if (!channel) continue;
     channel->incoming_reset = true;
     if (channel->state == ChannelState::kClosed) {
@@ -259,6 +265,7 @@ void DataChannelManager::HandleIncomingStreamsReset(std::span<const uint16_t> st
 void DataChannelManager::HandleOutgoingStreamsReset(std::span<const uint16_t> streams) {
   for (uint16_t stream : streams) {
     Channel* channel = ByStream(stream);
+    LOG_DEBUG(kLog, "our reset of stream " << stream << " completed");
     if (!channel || !channel->outgoing_reset_requested) continue;
     MaybeFinishClosing(*channel);
     // Our side is reset; the channel is done once the peer's reset arrives too. Chromium answers within an
@@ -321,6 +328,7 @@ void DataChannelManager::Close(ChannelHandle handle) {
 void DataChannelManager::StartClosing(Channel& channel) {
   if (channel.outgoing_reset_requested || !channel.id) return;
   channel.outgoing_reset_requested = true;
+  LOG_DEBUG(kLog, "closing stream " << *channel.id << ": resetting our outgoing stream (RFC 8831 §6.7)");
   const uint16_t streams[] = {*channel.id};
   Status reset = sctp_.ResetStreams(streams);
   if (!reset.ok()) {

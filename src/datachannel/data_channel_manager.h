@@ -107,6 +107,8 @@ class DataChannelManager {
   // The association is gone (closed or aborted): every channel closes.
   void HandleSctpClosed();
   void HandleSctpMessage(uint16_t stream, uint32_t ppid, ByteSpan payload);
+  // The same, taking the reassembled payload over: it becomes the kMessage event's data without a copy.
+  void HandleSctpMessage(uint16_t stream, uint32_t ppid, std::vector<uint8_t>&& payload);
   void HandleIncomingStreamsReset(std::span<const uint16_t> streams);
   void HandleOutgoingStreamsReset(std::span<const uint16_t> streams);
   void HandleBufferedAmountLow(uint16_t stream);

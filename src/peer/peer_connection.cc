@@ -411,6 +411,9 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
     }
   }
 
+  // Drops every handler of the connection and of its channels (loop thread): after close() no event fires.
+  void SilenceHandlers();
+
   // Stops everything on the loop thread: no handler runs afterwards.
   void Shutdown() {
     if (!core) return;
@@ -420,13 +423,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
       SendTransmits();
       for (auto& h : hosts) h.socket->Flush();
     }
-    on_ice_candidate = nullptr;
-    on_gathering = nullptr;
-    on_ice_state = nullptr;
-    on_state = nullptr;
-    on_signaling = nullptr;
-    on_negotiation_needed = nullptr;
-    on_data_channel = nullptr;
+    SilenceHandlers();
     timer.reset();
     streams.clear();
     mdns_socket.reset();
@@ -505,7 +502,7 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
   void OnError(std::function<void(const std::string&)> h) override { Set(on_error_, std::move(h)); }
 
   // --- Loop thread ---
-  void HandleEvent(const datachannel::ChannelEvent& e, PeerConnection::Impl& pc) {
+  void HandleEvent(datachannel::ChannelEvent& e, PeerConnection::Impl& pc) {
     using K = datachannel::ChannelEvent::Kind;
     switch (e.kind) {
       case K::kAnnounced:
@@ -518,7 +515,7 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
         if (auto h = Get(on_message_)) {
           DataChannelMessage m;
           m.binary = e.binary;
-          m.data = e.data;
+          m.data = std::move(e.data);
           h(m);
         }
         break;
@@ -552,6 +549,18 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
   }
 
   datachannel::ChannelHandle handle() const { return handle_; }
+
+  void ClearHandlers() {
+    std::lock_guard lock(handlers_mutex_);
+    on_open_ = on_low_ = on_closing_ = on_close_ = nullptr;
+    on_message_ = nullptr;
+    on_error_ = nullptr;
+  }
+  // The connection closed: the channel is closed too (without events, as for the connection's own).
+  void MarkClosed() {
+    state_ = DataChannelState::kClosed;
+    sctp_buffered_ = 0;
+  }
 
  private:
   static DataChannelState Map(datachannel::ChannelState s) {
@@ -638,6 +647,20 @@ std::shared_ptr<DataChannelImpl> PeerConnection::Impl::Adopt(datachannel::Channe
   return channel;
 }
 
+void PeerConnection::Impl::SilenceHandlers() {
+  on_ice_candidate = nullptr;
+  on_gathering = nullptr;
+  on_ice_state = nullptr;
+  on_state = nullptr;
+  on_signaling = nullptr;
+  on_negotiation_needed = nullptr;
+  on_data_channel = nullptr;
+  for (auto& [handle, channel] : channels) {
+    channel->ClearHandlers();
+    channel->MarkClosed();
+  }
+}
+
 void PeerConnection::Impl::SyncChannels() {
   max_message_size = core->max_message_size();
   for (auto& [handle, channel] : channels) {
@@ -645,22 +668,24 @@ void PeerConnection::Impl::SyncChannels() {
   }
 }
 
+// Handlers are invoked through copies: a handler may destroy the connection, and with it the stored handler,
+// while it runs.
 void PeerConnection::Impl::Dispatch(peer::PeerEvent event) {
   std::visit(
       [&](auto& e) {
         using E = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<E, peer::IceCandidateEvent>) {
-          if (on_ice_candidate) on_ice_candidate(e.candidate);
+          if (auto h = on_ice_candidate) h(e.candidate);
         } else if constexpr (std::is_same_v<E, peer::SignalingStateEvent>) {
-          if (on_signaling) on_signaling(e.state);
+          if (auto h = on_signaling) h(e.state);
         } else if constexpr (std::is_same_v<E, peer::IceGatheringStateEvent>) {
-          if (on_gathering) on_gathering(e.state);
+          if (auto h = on_gathering) h(e.state);
         } else if constexpr (std::is_same_v<E, peer::IceConnectionStateEvent>) {
-          if (on_ice_state) on_ice_state(e.state);
+          if (auto h = on_ice_state) h(e.state);
         } else if constexpr (std::is_same_v<E, peer::ConnectionStateEvent>) {
-          if (on_state) on_state(e.state);
+          if (auto h = on_state) h(e.state);
         } else if constexpr (std::is_same_v<E, peer::NegotiationNeededEvent>) {
-          if (on_negotiation_needed) on_negotiation_needed();
+          if (auto h = on_negotiation_needed) h();
         } else if constexpr (std::is_same_v<E, peer::DataChannelEvent>) {
           std::shared_ptr<DataChannelImpl> channel = Adopt(e.event.handle);
           if (!channel) return;
@@ -668,7 +693,7 @@ void PeerConnection::Impl::Dispatch(peer::PeerEvent event) {
             channel->Refresh(*this);
             // W3C "announce the data channel as open": the channel is open when the datachannel event fires;
             // we then also run its open handler (set inside OnDataChannel), as native stacks do.
-            if (on_data_channel) on_data_channel(channel);
+            if (auto h = on_data_channel) h(channel);
           }
           channel->HandleEvent(e.event, *this);
         } else if constexpr (std::is_same_v<E, peer::OpenStreamRequest>) {
@@ -813,6 +838,9 @@ void PeerConnection::Close() {
     if (impl_->closed) return;
     impl_->closed = true;
     impl_->core->Close(impl_->Now());
+    // W3C close(): the connection and its channels are closed at once and fire no more events. Dropping the
+    // handlers here also means no handler runs once Close() has returned, so objects they use may go.
+    impl_->SilenceHandlers();
   });
 }
 

@@ -1,6 +1,7 @@
-// The public API (include/tandem/) over real loopback sockets: two PeerConnections in one process, signaling passed
-// between them in memory. Checks the W3C-shaped behaviour, the threading contract and the errors. Every wait is
-// bounded (a condition variable with a deadline), so a broken connection fails a test instead of hanging it.
+// The public API (include/tandem/) over real loopback sockets: two PeerConnections in one process, signaling
+// passed between them in memory. Checks the W3C-shaped behaviour, the threading contract and the errors.
+// Every wait is bounded (a condition variable with a deadline), so a broken connection fails a test instead
+// of hanging it.
 #include "tandem/peer_connection.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "core/log.h"
 
 namespace tandem {
 namespace {
@@ -40,22 +42,26 @@ class Recorder {
 };
 
 RtcConfiguration Loopback(std::shared_ptr<Runtime> runtime = nullptr) {
+  if (getenv("TANDEM_TEST_DEBUG")) log::SetLevel(log::Level::kDebug);
   RtcConfiguration config;
   config.host_addresses = {"127.0.0.1"};
   config.runtime = std::move(runtime);
   return config;
 }
 
-// Two connections whose signaling is applied by the test thread from a queue (so that no connection's callback
-// blocks on the other's loop).
+// Two connections whose signaling is applied by the test thread from a queue (so that no connection's
+// callback blocks on the other's loop).
 struct Pair {
   explicit Pair(RtcConfiguration a_config = Loopback(), RtcConfiguration b_config = Loopback())
       : a(std::move(a_config)), b(std::move(b_config)) {
-    a.OnIceCandidate([this](const std::optional<IceCandidate>& c) { Queue([this, c] { b.AddIceCandidate(c); }); });
-    b.OnIceCandidate([this](const std::optional<IceCandidate>& c) { Queue([this, c] { a.AddIceCandidate(c); }); });
+    a.OnIceCandidate(
+        [this](const std::optional<IceCandidate>& c) { Queue([this, c] { b.AddIceCandidate(c); }); });
+    b.OnIceCandidate(
+        [this](const std::optional<IceCandidate>& c) { Queue([this, c] { a.AddIceCandidate(c); }); });
     a.OnConnectionStateChange([this](PeerConnectionState s) { rec.Do([&] { a_states.push_back(s); }); });
     b.OnConnectionStateChange([this](PeerConnectionState s) { rec.Do([&] { b_states.push_back(s); }); });
-    b.OnDataChannel([this](std::shared_ptr<DataChannel> channel) { rec.Do([&] { b_channels.push_back(channel); }); });
+    b.OnDataChannel(
+        [this](std::shared_ptr<DataChannel> channel) { rec.Do([&] { b_channels.push_back(channel); }); });
   }
 
   void Queue(std::function<void()> fn) {
@@ -98,14 +104,17 @@ struct Pair {
     });
   }
 
-  PeerConnection a, b;
+  // What the callbacks write is declared first, so that it outlives the connections (destroyed first).
   Recorder rec;
   std::deque<std::function<void()>> work;
   std::vector<PeerConnectionState> a_states, b_states;
   std::vector<std::shared_ptr<DataChannel>> b_channels;
+  PeerConnection a, b;
 };
 
 TEST(PeerConnectionTest, ChannelsOfEveryKindCarryTextAndBinaryBothWays) {
+  // Declared before the connections: their callbacks write here until the connections are gone.
+  std::map<std::string, std::vector<DataChannelMessage>> at_b, at_a;
   Pair p;
   struct Kind {
     std::string label;
@@ -116,12 +125,12 @@ TEST(PeerConnectionTest, ChannelsOfEveryKindCarryTextAndBinaryBothWays) {
   kinds[2].init.ordered = false;
   kinds[2].init.max_retransmits = 0;
   std::vector<std::shared_ptr<DataChannel>> mine;
-  std::map<std::string, std::vector<DataChannelMessage>> at_b, at_a;
   for (const auto& k : kinds) {
     auto channel = p.a.CreateDataChannel(k.label, k.init);
     EXPECT_EQ(channel->ready_state(), DataChannelState::kConnecting);
     EXPECT_FALSE(channel->id().has_value()) << "no id before the DTLS role is known";
-    channel->OnMessage([&, label = k.label](const DataChannelMessage& m) { p.rec.Do([&] { at_a[label].push_back(m); }); });
+    channel->OnMessage(
+        [&, label = k.label](const DataChannelMessage& m) { p.rec.Do([&] { at_a[label].push_back(m); }); });
     mine.push_back(channel);
   }
   p.Negotiate();
@@ -171,7 +180,8 @@ TEST(PeerConnectionTest, ChannelsOfEveryKindCarryTextAndBinaryBothWays) {
     for (const auto& m : at_a[k.label]) got.insert((m.binary ? "b" : "t") + std::string(m.text()));
     std::multiset<std::string> want;
     for (int n = 0; n < 20; ++n) {
-      want.insert(n % 2 ? "b" + std::string(1 + n * 3000, static_cast<char>(n)) : "ttext " + std::to_string(n));
+      want.insert(n % 2 ? "b" + std::string(1 + n * 3000, static_cast<char>(n))
+                        : "ttext " + std::to_string(n));
     }
     EXPECT_EQ(got, want) << k.label;
     if (k.label == "ordered") EXPECT_EQ(at_a[k.label][2].text(), "text 2");
@@ -179,12 +189,13 @@ TEST(PeerConnectionTest, ChannelsOfEveryKindCarryTextAndBinaryBothWays) {
 }
 
 TEST(PeerConnectionTest, CallbacksRunOnOneLoopThreadAndSharedRuntimesCallInline) {
-  // One runtime for both: a callback may call into the other connection directly (it runs inline, no waiting).
-  auto runtime = Runtime::Create(1);
-  PeerConnection a(Loopback(runtime)), b(Loopback(runtime));
+  // One runtime for both: a callback may call into the other connection directly (it runs inline, no
+  // waiting).
   Recorder rec;
   std::set<std::thread::id> threads;
   bool open = false;
+  auto runtime = Runtime::Create(1);
+  PeerConnection a(Loopback(runtime)), b(Loopback(runtime));
   auto note = [&] { rec.Do([&] { threads.insert(std::this_thread::get_id()); }); };
   a.OnIceCandidate([&](const std::optional<IceCandidate>& c) {
     note();
@@ -215,14 +226,16 @@ TEST(PeerConnectionTest, CallbacksRunOnOneLoopThreadAndSharedRuntimesCallInline)
 }
 
 TEST(PeerConnectionTest, BufferedAmountGrowsAtOnceAndTheLowThresholdFires) {
+  size_t received = 0;
+  int low_events = 0;
   Pair p;
   auto channel = p.a.CreateDataChannel("bulk");
   p.Negotiate();
   ASSERT_TRUE(p.Connected());
-  ASSERT_TRUE(p.RunUntil([&] { return channel->ready_state() == DataChannelState::kOpen && !p.b_channels.empty(); }));
-  size_t received = 0;
-  p.b_channels[0]->OnMessage([&](const DataChannelMessage& m) { p.rec.Do([&] { received += m.data.size(); }); });
-  int low_events = 0;
+  ASSERT_TRUE(
+      p.RunUntil([&] { return channel->ready_state() == DataChannelState::kOpen && !p.b_channels.empty(); }));
+  p.b_channels[0]->OnMessage(
+      [&](const DataChannelMessage& m) { p.rec.Do([&] { received += m.data.size(); }); });
   channel->set_buffered_amount_low_threshold(64 * 1024);
   channel->OnBufferedAmountLow([&] { p.rec.Do([&] { ++low_events; }); });
   const std::vector<uint8_t> message(256 * 1024, 0x5a);
@@ -250,13 +263,14 @@ TEST(PeerConnectionTest, BufferedAmountGrowsAtOnceAndTheLowThresholdFires) {
 }
 
 TEST(PeerConnectionTest, ClosingAChannelClosesItOnBothSides) {
+  bool remote_closed = false, local_closed = false;
   Pair p;
   auto channel = p.a.CreateDataChannel("x");
-  bool remote_closed = false, local_closed = false;
   channel->OnClose([&] { p.rec.Do([&] { local_closed = true; }); });
   p.Negotiate();
   ASSERT_TRUE(p.Connected());
-  ASSERT_TRUE(p.RunUntil([&] { return channel->ready_state() == DataChannelState::kOpen && !p.b_channels.empty(); }));
+  ASSERT_TRUE(
+      p.RunUntil([&] { return channel->ready_state() == DataChannelState::kOpen && !p.b_channels.empty(); }));
   p.b_channels[0]->OnClose([&] { p.rec.Do([&] { remote_closed = true; }); });
   channel->Close();
   EXPECT_EQ(channel->ready_state(), DataChannelState::kClosing);
@@ -315,8 +329,9 @@ TEST(PeerConnectionTest, ErrorsAreThrownWithW3cNames) {
   const std::string bad = name_of([&] { pc.SetRemoteDescription({SdpType::kOffer, "v=0\r\nbogus\r\n"}); });
   EXPECT_EQ(bad.rfind("OperationError", 0), 0u) << bad;
   EXPECT_NE(bad.find("line 2"), std::string::npos) << bad;
-  EXPECT_EQ(name_of([&] { pc.AddIceCandidate(IceCandidate{"candidate:x", "0", 0, std::nullopt}); })
-                .rfind("InvalidStateError", 0),
+  EXPECT_EQ(name_of([&] {
+              pc.AddIceCandidate(IceCandidate{"candidate:x", "0", 0, std::nullopt});
+            }).rfind("InvalidStateError", 0),
             0u);
   DataChannelInit negotiated;
   negotiated.negotiated = true;
@@ -333,10 +348,10 @@ TEST(PeerConnectionTest, ErrorsAreThrownWithW3cNames) {
 }
 
 TEST(PeerConnectionTest, AConnectionMayBeDestroyedFromItsOwnCallback) {
-  auto runtime = Runtime::Create(1);
-  auto a = std::make_unique<PeerConnection>(Loopback(runtime));
   Recorder rec;
   bool destroyed = false;
+  auto runtime = Runtime::Create(1);
+  auto a = std::make_unique<PeerConnection>(Loopback(runtime));
   a->OnNegotiationNeeded([&] {
     a.reset();  // inside a's own callback, on its loop thread
     rec.Do([&] { destroyed = true; });

@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kLog[] = "peer";
 constexpr size_t kMaxEarlyDtls = 16;
+constexpr size_t kMaxUnsent = 64;
 
 JsepError Err(const char* name, std::string message) { return JsepError{name, std::move(message)}; }
 
@@ -333,7 +334,12 @@ void PeerCore::Pump(Timestamp now) {
             break;
           case dtls::DtlsEvent::Kind::kClosed:
           case dtls::DtlsEvent::Kind::kFailed:
-            LOG_INFO(kLog, "DTLS " << dtls::ToString(e->kind) << ": " << e->reason);
+            // A close is ordinary; a failure is worth telling at the default level.
+            if (e->kind == dtls::DtlsEvent::Kind::kFailed) {
+              LOG_INFO(kLog, "DTLS failed: " << e->reason);
+            } else {
+              LOG_DEBUG(kLog, "DTLS closed: " << e->reason);
+            }
             channels_->HandleSctpClosed();
             break;
         }
@@ -344,7 +350,7 @@ void PeerCore::Pump(Timestamp now) {
       }
       while (auto datagram = dtls_->PollTransmit()) {
         progress = true;
-        if (agent_) (void)agent_->SendData(now, *datagram);
+        SendOnIce(now, *datagram);
       }
     }
     if (sctp_) {
@@ -357,9 +363,7 @@ void PeerCore::Pump(Timestamp now) {
           progress = true;
           if (!dtls_->Send(*packet).ok()) break;
           // Hand each record to ICE at once: DTLS's transmit queue is bounded.
-          while (auto datagram = dtls_->PollTransmit()) {
-            if (agent_) (void)agent_->SendData(now, *datagram);
-          }
+          while (auto datagram = dtls_->PollTransmit()) SendOnIce(now, *datagram);
         }
       }
     }
@@ -370,6 +374,17 @@ void PeerCore::Pump(Timestamp now) {
     if (!progress) break;
   }
   UpdateConnectionState();
+}
+
+void PeerCore::SendOnIce(Timestamp now, ByteSpan datagram) {
+  if (!agent_) return;
+  if (unsent_.empty() && agent_->SendData(now, datagram).ok()) return;
+  // No pair selected yet (or earlier datagrams still wait): keep it, bounded, for when one is.
+  if (unsent_.size() < kMaxUnsent) {
+    unsent_.emplace_back(datagram.begin(), datagram.end());
+  } else {
+    ++counters_.dropped_unsent;
+  }
 }
 
 void PeerCore::HandleIceEvent(Timestamp now, ice::Event event) {
@@ -403,6 +418,9 @@ void PeerCore::HandleIceEvent(Timestamp now, ice::Event event) {
     ice_state_ = state;
     Emit(IceConnectionStateEvent{state});
   } else if (std::get_if<ice::SelectedPairChanged>(&event)) {
+    // What DTLS wanted to send before a pair could carry it (a server answering the ClientHello that came
+    // with the peer's first check, before our own check succeeded) goes now.
+    while (!unsent_.empty() && agent_->SendData(now, unsent_.front()).ok()) unsent_.pop_front();
     if (dtls_ && !dtls_started_) {
       dtls_started_ = true;
       dtls_->Start(now);
@@ -424,7 +442,7 @@ void PeerCore::HandleSctpEvent(Timestamp now, sctp::Event event) {
           LOG_DEBUG(kLog, "SCTP established");
           channels_->HandleSctpConnected();
         } else if constexpr (std::is_same_v<E, sctp::MessageReceivedEvent>) {
-          channels_->HandleSctpMessage(e.message.stream, e.message.ppid, e.message.payload);
+          channels_->HandleSctpMessage(e.message.stream, e.message.ppid, std::move(e.message.payload));
         } else if constexpr (std::is_same_v<E, sctp::IncomingStreamsResetEvent>) {
           channels_->HandleIncomingStreamsReset(e.streams);
         } else if constexpr (std::is_same_v<E, sctp::OutgoingStreamsResetEvent>) {
@@ -437,11 +455,11 @@ void PeerCore::HandleSctpEvent(Timestamp now, sctp::Event event) {
         } else if constexpr (std::is_same_v<E, sctp::ClosedEvent>) {
           channels_->HandleSctpClosed();
         } else if constexpr (std::is_same_v<E, sctp::AbortedEvent>) {
-          LOG_INFO(kLog, "SCTP aborted" << (e.by_peer ? " by the peer: " : ": ") << e.reason);
+          LOG_DEBUG(kLog, "SCTP aborted" << (e.by_peer ? " by the peer: " : ": ") << e.reason);
           channels_->HandleSctpClosed();
         } else if constexpr (std::is_same_v<E, sctp::RestartedEvent>) {
-          // RFC 9260 §5.2.4: the peer restarted; queued data is gone and sequence numbers start over, so no channel
-          // can continue where it was.
+          // RFC 9260 §5.2.4: the peer restarted; queued data is gone and sequence numbers start over, so no
+          // channel can continue where it was.
           LOG_INFO(kLog, "SCTP association restarted by the peer: closing the data channels");
           channels_->HandleSctpClosed();
           channels_->HandleSctpConnected();  // the association itself is up: new channels may open
@@ -563,9 +581,9 @@ sdp::SessionDescription PeerCore::BuildDescription(bool offer, const std::string
                                                                                   : sdp::Setup::kPassive;
     }
     if (section.type == sdp::MediaType::kAudio || section.type == sdp::MediaType::kVideo) {
-      // An offered audio/video section, bundled on our transport but without media for now: inactive, with one of
-      // the offered codecs (RFC 8829 §5.3.1). Rejecting it instead would leave a BUNDLE transport without rtcp-mux,
-      // which Chromium refuses when its rtcpMuxPolicy is "require".
+      // An offered audio/video section, bundled on our transport but without media for now: inactive, with
+      // one of the offered codecs (RFC 8829 §5.3.1). Rejecting it instead would leave a BUNDLE transport
+      // without rtcp-mux, which Chromium refuses when its rtcpMuxPolicy is "require".
       m.formats = section.remote_copy.formats;
       m.rtpmaps = section.remote_copy.rtpmaps;
       m.fmtps = section.remote_copy.fmtps;

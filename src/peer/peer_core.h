@@ -109,6 +109,7 @@ struct PeerCoreCounters {
   uint64_t dropped_rtp = 0;      // RTP/RTCP with no media support negotiated
   uint64_t dropped_unknown = 0;  // neither DTLS nor RTP (RFC 7983)
   uint64_t sctp_send_errors = 0;
+  uint64_t dropped_unsent = 0;  // DTLS datagrams with no selected pair, beyond the bounded wait queue
 };
 
 class PeerCore {
@@ -197,6 +198,8 @@ class PeerCore {
   // Moves data between the cores until nothing is left to do.
   void Pump(Timestamp now);
   void DeliverApplicationData(Timestamp now, ByteSpan data);
+  // Hands a DTLS datagram to ICE, or keeps it (bounded) until ICE has a pair to send it on.
+  void SendOnIce(Timestamp now, ByteSpan datagram);
   void HandleIceEvent(Timestamp now, ice::Event event);
   void HandleSctpEvent(Timestamp now, sctp::Event event);
   void Emit(PeerEvent event) { events_.push_back(std::move(event)); }
@@ -230,6 +233,7 @@ class PeerCore {
   std::unique_ptr<dtls::DtlsTransport> dtls_;
   bool dtls_started_ = false;
   std::deque<std::vector<uint8_t>> early_dtls_;  // DTLS datagrams that came before we knew our DTLS role
+  std::deque<std::vector<uint8_t>> unsent_;      // DTLS datagrams waiting for a selected pair
   std::unique_ptr<sctp::Association> sctp_;
   bool sctp_connect_sent_ = false;
   std::unique_ptr<SctpAdapter> sctp_adapter_;

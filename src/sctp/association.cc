@@ -1359,6 +1359,9 @@ void Association::AddDataChunk(PacketBuilder& b, const OutstandingChunk& c, bool
 }
 
 std::optional<ByteSpan> Association::PollTransmit(Timestamp now) {
+  // A reset asked for while idle (data already acknowledged) goes out with the next poll, not the next packet
+  // in.
+  if (!streams_to_reset_.empty()) MaybeSendReconfig(now);
   if (!packets_.empty()) {
     tx_buffer_.swap(packets_.front());
     packets_.pop_front();

@@ -670,6 +670,24 @@ TEST_P(StreamResetTest, InProgressWhenDataIsStillMissingThenRetried) {
   EXPECT_EQ(link.z_messages.size(), 2u);
 }
 
+TEST_P(StreamResetTest, ResetOnAnIdleAssociationGoesOutWithTheNextPoll) {
+  // The data channel close of RFC 8831 §6.7 usually comes when everything is acknowledged and nothing is due:
+  // the request must not wait for the next packet or timer (the heartbeat, 30 s away).
+  Options o;
+  o.enable_interleaving = GetParam();
+  SimLink link(o);
+  ASSERT_TRUE(link.Connect());
+  ASSERT_TRUE(link.a.Send(link.now(), 4, 51, Content(1, 100)).ok());
+  ASSERT_TRUE(link.RunUntil([&] { return link.z_messages.size() == 1; }));
+  link.RunFor(TimeDelta::Seconds(1));  // the SACK is in; the association is idle
+  const uint16_t four[] = {4};
+  ASSERT_TRUE(link.a.ResetStreams(four).ok());
+  const Timestamp asked = link.now();
+  ASSERT_TRUE(link.RunUntil([&] { return link.Count<OutgoingStreamsResetEvent>(Side::kA) == 1; },
+                            TimeDelta::Seconds(60)));
+  EXPECT_LT(link.now() - asked, TimeDelta::Millis(500));
+}
+
 INSTANTIATE_TEST_SUITE_P(DataAndIData, StreamResetTest, ::testing::Bool());
 
 TEST(StreamResetTest, RefusedBeforeEstablished) {
