@@ -23,7 +23,7 @@ class Runtime {
 
  private:
   Runtime();
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace tandem

@@ -350,6 +350,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   }
 
   void ResolveHostname(const std::string& name) {
+    LOG_DEBUG(kLog, "resolving the mDNS name of a remote candidate");
     if (!mdns) {
       mdns::ResolverConfig config;
       mdns = std::make_unique<mdns::Resolver>(config);
@@ -395,6 +396,8 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
       if (mdns_socket) mdns_socket->Send(t->destination, t->data);
     }
     while (auto e = mdns->PollEvent()) {
+      LOG_DEBUG(kLog,
+                "mDNS name " << (e->kind == mdns::ResolverEvent::kResolved ? "resolved" : "not resolved"));
       core->HandleHostnameResolved(
           Now(), e->name,
           e->kind == mdns::ResolverEvent::kResolved ? std::optional<IpAddress>(e->ip) : std::nullopt);

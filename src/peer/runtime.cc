@@ -5,15 +5,15 @@
 
 namespace tandem {
 
-Runtime::Runtime() : impl_(std::make_unique<Impl>()) {}
+Runtime::Runtime() : impl_(std::make_shared<Impl>()) {}
 
 std::shared_ptr<Runtime> Runtime::Create(size_t threads) {
   std::shared_ptr<Runtime> runtime(new Runtime());
   threads = std::max<size_t>(threads, 1);
   for (size_t i = 0; i < threads; ++i) runtime->impl_->loops.push_back(std::make_unique<net::EventLoop>());
   for (size_t i = 0; i < threads; ++i) {
-    net::EventLoop* loop = runtime->impl_->loops[i].get();
-    runtime->impl_->threads.emplace_back([loop] { loop->Run(); });
+    // Each thread keeps the loops alive while it runs (see ~Runtime).
+    runtime->impl_->threads.emplace_back([impl = runtime->impl_, i] { impl->loops[i]->Run(); });
   }
   return runtime;
 }
@@ -22,16 +22,13 @@ Runtime::~Runtime() {
   for (auto& loop : impl_->loops) loop->Stop();
   for (auto& thread : impl_->threads) {
     // The last owner may be a task on one of these loops (a connection released on its own thread): that
-    // thread cannot join itself; it ends on its own once its handler returns.
+    // thread cannot join itself. It is detached; its handler returns, its loop's Run() returns, and the
+    // thread drops its reference to the loops, the last one.
     if (thread.get_id() == std::this_thread::get_id()) {
       thread.detach();
     } else {
       thread.join();
     }
-  }
-  // A detached thread still runs the loop it belongs to: leave that loop alive (released at exit).
-  for (size_t i = 0; i < impl_->threads.size(); ++i) {
-    if (!impl_->threads[i].joinable() && impl_->loops[i]->IsLoopThread()) (void)impl_->loops[i].release();
   }
 }
 
