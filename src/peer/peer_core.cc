@@ -137,6 +137,7 @@ PeerCore::PeerCore(PeerCoreConfig config, Rng& rng) : config_(std::move(config))
   if (!config_.certificate.valid()) throw std::invalid_argument("PeerCore needs a certificate");
   // RFC 8829 §5.2.1: a session id below 2^63.
   session_id_ = rng_.NextU64() & 0x3fffffffffffffffull;
+  cname_ = RandomIceChars(rng_, 16);
   sctp_adapter_ = std::make_unique<SctpAdapter>(*this);
   datachannel::ManagerOptions options;
   channels_ = std::make_unique<datachannel::DataChannelManager>(*sctp_adapter_, options);
@@ -509,6 +510,37 @@ const PeerCore::MSection* PeerCore::DataSection() const {
 bool PeerCore::NeedsNegotiation() const {
   if (closed_) return false;
   if (ice_restart_requested_) return true;
+  // W3C "check if negotiation is needed" for transceivers: a new one, a stopped one still negotiated, or a
+  // direction the current description does not say.
+  for (const Transceiver& t : transceivers_) {
+    if (!t.state.mid) {
+      if (!t.state.stopped) return true;
+      continue;
+    }
+    if (t.state.stopped) {
+      if (t.state.current_direction) return true;
+      continue;
+    }
+    if (!current_local_) return true;
+    if (current_local_->type == SdpType::kOffer) {
+      for (size_t i = 0; i < msections_.size() && i < current_local_->model.media.size(); ++i) {
+        if (msections_[i].transceiver != t.state.id) continue;
+        if (current_local_->model.media[i].direction.value_or(sdp::Direction::kSendRecv) !=
+            t.state.direction) {
+          return true;
+        }
+      }
+    } else if (t.answered_direction && t.offered_reversed) {
+      const bool send =
+          sdp::Sends(t.state.direction) && sdp::Sends(*t.offered_reversed) && t.track.has_value();
+      const bool recv = sdp::Receives(t.state.direction) && sdp::Receives(*t.offered_reversed);
+      const sdp::Direction would = send && recv ? sdp::Direction::kSendRecv
+                                   : send       ? sdp::Direction::kSendOnly
+                                   : recv       ? sdp::Direction::kRecvOnly
+                                                : sdp::Direction::kInactive;
+      if (would != *t.answered_direction) return true;
+    }
+  }
   bool has_channels = false;
   for (datachannel::ChannelHandle h : channels_->handles()) {
     const auto* info = channels_->Find(h);
@@ -557,11 +589,20 @@ sdp::SessionDescription PeerCore::BuildDescription(bool offer, const std::string
     m.mid = section.mid;
     m.connection = sdp::ConnectionData{};
     if (section.rejected) {
-      // A section we do not take part in: mirror the remote one with port 0 (RFC 8829 §5.3.1).
-      m.type = section.remote_copy.type;
-      m.other_type = section.remote_copy.other_type;
-      m.proto = section.remote_copy.proto;
-      m.formats = section.remote_copy.formats;
+      // A section we do not take part in: mirror the remote one (or our own kind) with port 0 (RFC 8829
+      // §5.3.1).
+      m.type = section.type;
+      m.other_type = section.remote.other_type;
+      m.proto = section.proto.empty() ? section.remote.proto : section.proto;
+      m.formats = section.remote.formats;
+      if (m.formats.empty() && section.transceiver) {
+        AddOfferedMedia(m);
+        m.formats.resize(1);
+        m.rtpmaps.resize(std::min<size_t>(m.rtpmaps.size(), 1));
+        m.fmtps.clear();
+        m.rtcp_feedback.clear();
+        m.extmaps.clear();
+      }
       if (m.formats.empty()) m.formats.push_back(m.IsSctp() ? "webrtc-datachannel" : "0");
       m.port = 0;
       m.direction = sdp::Direction::kInactive;
@@ -580,16 +621,8 @@ sdp::SessionDescription PeerCore::BuildDescription(bool offer, const std::string
       m.setup = (dtls_role_.value_or(dtls::Role::kClient) == dtls::Role::kClient) ? sdp::Setup::kActive
                                                                                   : sdp::Setup::kPassive;
     }
-    if (section.type == sdp::MediaType::kAudio || section.type == sdp::MediaType::kVideo) {
-      // An offered audio/video section, bundled on our transport but without media for now: inactive, with
-      // one of the offered codecs (RFC 8829 §5.3.1). Rejecting it instead would leave a BUNDLE transport
-      // without rtcp-mux, which Chromium refuses when its rtcpMuxPolicy is "require".
-      m.formats = section.remote_copy.formats;
-      m.rtpmaps = section.remote_copy.rtpmaps;
-      m.fmtps = section.remote_copy.fmtps;
-      m.direction = sdp::Direction::kInactive;
-      m.rtcp_mux = true;
-      m.rtcp_rsize = section.remote_copy.rtcp_rsize;
+    if (section.transceiver) {
+      BuildMediaSection(section, offer, m);
     } else if (m.proto == "DTLS/SCTP") {
       // Legacy (pre-RFC 8841) peers: "m=application 9 DTLS/SCTP 5000" with a=sctpmap.
       m.formats = {"5000"};
@@ -620,15 +653,19 @@ JsepResult<std::string> PeerCore::CreateOffer(Timestamp now, bool ice_restart) {
   if (has_channels && !DataSection()) {
     MSection section;
     section.type = sdp::MediaType::kApplication;
-    for (int n = 0;; ++n) {
-      std::string mid = std::to_string(n);
-      if (std::none_of(msections_.begin(), msections_.end(),
-                       [&](const MSection& s) { return s.mid == mid; })) {
-        section.mid = mid;
-        break;
-      }
-    }
+    section.mid = NewMid();
     section.proto = "UDP/DTLS/SCTP";
+    msections_.push_back(std::move(section));
+  }
+  // JSEP §5.2.1: a new m= section for every transceiver without one (in the order they were added).
+  for (Transceiver& t : transceivers_) {
+    if (t.state.mid || t.state.stopped) continue;
+    MSection section;
+    section.type = t.state.kind;
+    section.proto = "UDP/TLS/RTP/SAVPF";
+    section.mid = NewMid();
+    section.transceiver = t.state.id;
+    t.state.mid = section.mid;
     msections_.push_back(std::move(section));
   }
   std::string ufrag = agent_->local_ufrag(), pwd = agent_->local_pwd();
@@ -665,9 +702,10 @@ JsepStatus PeerCore::SetLocalDescription(Timestamp now, SdpType type, const std:
       return Err("InvalidStateError", "nothing to roll back");
     }
     pending_local_.reset();
-    // Sections that only the rolled-back offer had go away.
+    // Sections that only the rolled-back offer had go away, and with them their transceivers' mids.
     const size_t keep = current_local_ ? current_local_->model.media.size() : 0;
     if (msections_.size() > keep) msections_.resize(keep);
+    ForgetUnusedMids();
     offered_credentials_.reset();
     SetSignalingState(SignalingState::kStable);
     Pump(now_);
@@ -718,6 +756,7 @@ JsepStatus PeerCore::SetLocalDescription(Timestamp now, SdpType type, const std:
       current_remote_ = std::move(pending_remote_);
       pending_remote_.reset();
       pending_local_.reset();
+      ApplyNegotiatedMedia();
       SetSignalingState(SignalingState::kStable);
     } else {
       pending_local_ = std::move(local);
@@ -737,6 +776,7 @@ JsepStatus PeerCore::SetRemoteDescription(Timestamp now, SdpType type, const std
     pending_remote_.reset();
     const size_t keep = current_local_ ? current_local_->model.media.size() : 0;
     if (msections_.size() > keep) msections_.resize(keep);
+    ForgetUnusedMids();
     SetSignalingState(SignalingState::kStable);
     Pump(now_);
     return std::nullopt;
@@ -766,6 +806,7 @@ JsepStatus PeerCore::SetRemoteDescription(Timestamp now, SdpType type, const std
     current_local_ = std::move(pending_local_);
     pending_local_.reset();
     pending_remote_.reset();
+    ApplyNegotiatedMedia();
     SetSignalingState(SignalingState::kStable);
   } else {
     pending_remote_ = std::move(remote);
@@ -790,41 +831,77 @@ JsepStatus PeerCore::ApplyRemote(Timestamp now, const sdp::SessionDescription& r
   std::vector<MSection> sections = msections_;
   for (size_t i = 0; i < remote.media.size(); ++i) {
     const sdp::MediaDescription& m = remote.media[i];
+    const bool is_media = (m.type == sdp::MediaType::kAudio || m.type == sdp::MediaType::kVideo) && m.IsRtp();
     if (i < sections.size()) {
       if (!sections[i].mid.empty() && sections[i].mid != m.mid) {
         return Err("InvalidAccessError", "m= section " + std::to_string(i) + " changed its mid");
       }
+      sections[i].remote = m;
       if (m.IsRejected()) sections[i].rejected = true;
+      if (is_offer && is_media && !m.IsRejected() && sections[i].transceiver) {
+        // A re-offer of a section: still something in common?
+        sdp::MediaDescription probe;
+        probe.type = m.type;
+        sections[i].rejected = !AnswerMedia(m, probe);
+      }
       continue;
     }
+    if (!is_offer) return Err("InvalidAccessError", "the answer has more m= sections than the offer");
+    if (m.mid.empty()) return Err("InvalidAccessError", "m= section " + std::to_string(i) + " has no a=mid");
     MSection s;
     s.mid = m.mid;
     s.type = m.type;
     s.proto = m.proto;
-    s.remote_copy.type = m.type;
-    s.remote_copy.other_type = m.other_type;
-    s.remote_copy.proto = m.proto;
-    s.remote_copy.formats = m.formats;
+    s.remote = m;
     const bool have_data = std::any_of(sections.begin(), sections.end(), [](const MSection& x) {
       return x.type == sdp::MediaType::kApplication && !x.rejected;
     });
-    const bool is_media = (m.type == sdp::MediaType::kAudio || m.type == sdp::MediaType::kVideo) && m.IsRtp();
-    if (is_media) {
-      // Keep the first codec the offer names (with its parameters) for an inactive answer.
-      s.remote_copy.formats.clear();
-      for (const sdp::RtpMap& rtpmap : m.rtpmaps) {
-        s.remote_copy.formats.push_back(std::to_string(rtpmap.payload_type));
-        s.remote_copy.rtpmaps.push_back(rtpmap);
-        if (const sdp::Fmtp* fmtp = m.FindFmtp(rtpmap.payload_type)) s.remote_copy.fmtps.push_back(*fmtp);
-        break;
-      }
-      s.remote_copy.rtcp_rsize = m.rtcp_rsize;
-    }
-    // Data channels: the first SCTP section. Audio and video: inactive until media is supported.
     const bool data = m.type == sdp::MediaType::kApplication && m.IsSctp() && !have_data;
-    s.rejected = m.IsRejected() || !(data || (is_media && !s.remote_copy.rtpmaps.empty()));
-    if (s.mid.empty()) return Err("InvalidAccessError", "m= section " + std::to_string(i) + " has no a=mid");
+    bool media_ok = false;
+    if (is_media) {
+      sdp::MediaDescription probe;
+      probe.type = m.type;
+      media_ok = AnswerMedia(m, probe);
+    }
+    s.rejected = m.IsRejected() || !(data || media_ok);
+    if (is_media && !s.rejected) {
+      // W3C setRemoteDescription: associate a transceiver that addTrack created and that has no mid yet, of
+      // the same kind; otherwise create one (recvonly).
+      Transceiver* t = nullptr;
+      for (Transceiver& candidate : transceivers_) {
+        if (!candidate.state.mid && !candidate.state.stopped && candidate.state.kind == m.type &&
+            candidate.track && !candidate.created_by_remote) {
+          t = &candidate;
+          break;
+        }
+      }
+      if (!t) {
+        AddTransceiver(m.type, sdp::Direction::kRecvOnly, std::nullopt);
+        t = &transceivers_.back();
+        t->created_by_remote = true;
+      }
+      t->state.mid = m.mid;
+      s.transceiver = t->state.id;
+    }
     sections.push_back(std::move(s));
+  }
+  for (size_t i = 0; i < remote.media.size(); ++i) {
+    if (!sections[i].transceiver) continue;
+    if (!sections[i].rejected) {
+      ApplyRemoteMedia(sections[i], remote.media[i], is_offer);
+      continue;
+    }
+    // The peer rejected (port 0) a section: its transceiver is stopped and its remote track ends (JSEP
+    // §5.10).
+    Transceiver& t = transceivers_[*sections[i].transceiver - 1];
+    if (remote.media[i].IsRejected()) {
+      t.state.stopped = true;
+      t.state.direction = sdp::Direction::kInactive;
+    }
+    if (t.receiving) {
+      t.receiving = false;
+      Emit(TrackEndedEvent{t.state.id});
+    }
   }
   // The transport: the first section we take part in (with BUNDLE, every section carries the same ICE and
   // DTLS parameters).
@@ -975,6 +1052,241 @@ std::optional<SessionDescription> PeerCore::remote_description() const {
 size_t PeerCore::max_message_size() const {
   if (!current_remote_ && !pending_remote_) return config_.max_message_size;
   return remote_max_message_size_ ? remote_max_message_size_ : SIZE_MAX;
+}
+
+void PeerCore::ForgetUnusedMids() {
+  for (Transceiver& t : transceivers_) {
+    if (!t.state.mid) continue;
+    const bool present = std::any_of(msections_.begin(), msections_.end(),
+                                     [&](const MSection& m) { return m.mid == *t.state.mid; });
+    if (present) continue;
+    t.state.mid.reset();
+    // W3C rollback: a transceiver the rolled-back remote offer created goes away (we stop it).
+    if (t.created_by_remote && !t.ever_sent) {
+      t.state.stopped = true;
+      if (t.receiving) {
+        t.receiving = false;
+        Emit(TrackEndedEvent{t.state.id});
+      }
+    }
+  }
+}
+
+// --- Media transceivers
+// ---------------------------------------------------------------------------------------------------------------
+
+PeerCore::Transceiver* PeerCore::FindTransceiver(TransceiverId id) {
+  if (id == 0 || id > transceivers_.size()) return nullptr;
+  return &transceivers_[id - 1];
+}
+
+std::string PeerCore::NewMid() const {
+  for (int n = 0;; ++n) {
+    std::string mid = std::to_string(n);
+    const bool used =
+        std::any_of(msections_.begin(), msections_.end(), [&](const MSection& m) { return m.mid == mid; }) ||
+        std::any_of(transceivers_.begin(), transceivers_.end(),
+                    [&](const Transceiver& t) { return t.state.mid == mid; });
+    if (!used) return mid;
+  }
+}
+
+TransceiverId PeerCore::AddTransceiver(sdp::MediaType kind, sdp::Direction direction,
+                                       std::optional<LocalTrack> track) {
+  Transceiver t;
+  t.state.id = static_cast<TransceiverId>(transceivers_.size() + 1);
+  t.state.kind = kind;
+  t.state.direction = direction;
+  t.state.has_track = track.has_value();
+  t.ever_sent = track.has_value();
+  t.track = std::move(track);
+  // RFC 3550 §8.1: random SSRCs, distinct within the connection.
+  auto fresh = [&](uint32_t avoid) {
+    for (;;) {
+      const uint32_t ssrc = rng_.NextU32();
+      if (ssrc == 0 || ssrc == avoid) continue;
+      bool used = false;
+      for (const Transceiver& o : transceivers_) used |= o.state.ssrc == ssrc || o.state.rtx_ssrc == ssrc;
+      if (!used) return ssrc;
+    }
+  };
+  t.state.ssrc = fresh(0);
+  if (kind == sdp::MediaType::kVideo) t.state.rtx_ssrc = fresh(t.state.ssrc);
+  transceivers_.push_back(std::move(t));
+  MaybeNegotiationNeeded();
+  return transceivers_.back().state.id;
+}
+
+TransceiverId PeerCore::AddTrack(sdp::MediaType kind, LocalTrack track) {
+  // W3C addTrack: a transceiver of this kind that setRemoteDescription created, whose sender never had a
+  // track and that is not stopped, is reused (the lazy side of a call puts its tracks into the offered
+  // sections).
+  for (Transceiver& t : transceivers_) {
+    if (t.state.kind != kind || t.state.stopped || t.ever_sent || !t.created_by_remote) continue;
+    t.track = std::move(track);
+    t.state.has_track = true;
+    t.ever_sent = true;
+    if (t.state.direction == sdp::Direction::kRecvOnly) t.state.direction = sdp::Direction::kSendRecv;
+    if (t.state.direction == sdp::Direction::kInactive) t.state.direction = sdp::Direction::kSendOnly;
+    MaybeNegotiationNeeded();
+    return t.state.id;
+  }
+  return AddTransceiver(kind, sdp::Direction::kSendRecv, std::move(track));
+}
+
+void PeerCore::SetSenderTrack(TransceiverId id, std::optional<LocalTrack> track) {
+  Transceiver* t = FindTransceiver(id);
+  if (!t || t->state.stopped) return;
+  t->state.has_track = track.has_value();
+  if (track) t->ever_sent = true;
+  t->track = std::move(track);
+  ApplyNegotiatedMedia();
+}
+
+void PeerCore::RemoveTrack(TransceiverId id) {
+  Transceiver* t = FindTransceiver(id);
+  if (!t || t->state.stopped || !t->track) return;
+  t->track.reset();
+  t->state.has_track = false;
+  if (t->state.direction == sdp::Direction::kSendRecv) t->state.direction = sdp::Direction::kRecvOnly;
+  if (t->state.direction == sdp::Direction::kSendOnly) t->state.direction = sdp::Direction::kInactive;
+  ApplyNegotiatedMedia();
+  MaybeNegotiationNeeded();
+}
+
+void PeerCore::SetDirection(TransceiverId id, sdp::Direction direction) {
+  Transceiver* t = FindTransceiver(id);
+  if (!t || t->state.stopped || t->state.direction == direction) return;
+  t->state.direction = direction;
+  MaybeNegotiationNeeded();
+}
+
+void PeerCore::StopTransceiver(TransceiverId id) {
+  Transceiver* t = FindTransceiver(id);
+  if (!t || t->state.stopped) return;
+  t->state.stopped = true;
+  t->state.direction = sdp::Direction::kInactive;
+  t->track.reset();
+  t->state.has_track = false;
+  if (t->receiving) {
+    t->receiving = false;
+    Emit(TrackEndedEvent{id});
+  }
+  // Its m= section is rejected (port 0) in the next offer or answer (JSEP §5.2.2).
+  for (MSection& m : msections_) {
+    if (m.transceiver == id) m.rejected = true;
+  }
+  ApplyNegotiatedMedia();
+  MaybeNegotiationNeeded();
+}
+
+std::vector<PeerCore::TransceiverState> PeerCore::transceivers() const {
+  std::vector<TransceiverState> out;
+  for (const Transceiver& t : transceivers_) out.push_back(t.state);
+  return out;
+}
+
+std::optional<PeerCore::TransceiverState> PeerCore::transceiver(TransceiverId id) const {
+  if (id == 0 || id > transceivers_.size()) return std::nullopt;
+  return transceivers_[id - 1].state;
+}
+
+void PeerCore::BuildMediaSection(const MSection& section, bool offer, sdp::MediaDescription& m) const {
+  const Transceiver& t = transceivers_[*section.transceiver - 1];
+  m.type = section.type;
+  if (offer) {
+    AddOfferedMedia(m);
+    m.direction = t.state.direction;
+  } else {
+    AnswerMedia(section.remote, m);
+    // RFC 8829 §5.3.1: what we want, within what the offer allows.
+    const sdp::Direction allowed = t.offered_reversed.value_or(sdp::Direction::kSendRecv);
+    const bool send = sdp::Sends(t.state.direction) && sdp::Sends(allowed) && t.track.has_value();
+    const bool recv = sdp::Receives(t.state.direction) && sdp::Receives(allowed);
+    m.direction = send && recv ? sdp::Direction::kSendRecv
+                  : send       ? sdp::Direction::kSendOnly
+                  : recv       ? sdp::Direction::kRecvOnly
+                               : sdp::Direction::kInactive;
+  }
+  // RFC 8830 msid and RFC 5576 ssrc lines for what we send (Unified Plan: one track per section).
+  if (t.track && sdp::Sends(*m.direction)) {
+    const std::string& track_id = t.track->track_id;
+    if (t.track->stream_ids.empty()) {
+      m.msids.push_back(sdp::Msid{"-", track_id});
+    } else {
+      for (const std::string& stream : t.track->stream_ids) m.msids.push_back(sdp::Msid{stream, track_id});
+    }
+    const std::string msid = m.msids.front().stream_id + " " + track_id;
+    const bool rtx =
+        t.state.rtx_ssrc != 0 && std::any_of(m.rtpmaps.begin(), m.rtpmaps.end(), [](const sdp::RtpMap& r) {
+          return r.encoding_name == "rtx" || r.encoding_name == "RTX";
+        });
+    std::vector<uint32_t> ssrcs = {t.state.ssrc};
+    if (rtx) {
+      ssrcs.push_back(t.state.rtx_ssrc);
+      m.ssrc_groups.push_back(sdp::SsrcGroup{"FID", ssrcs});
+    }
+    for (uint32_t ssrc : ssrcs) {
+      m.ssrcs.push_back(sdp::SsrcAttribute{ssrc, "cname", cname_});
+      m.ssrcs.push_back(sdp::SsrcAttribute{ssrc, "msid", msid});
+    }
+  }
+}
+
+void PeerCore::ApplyRemoteMedia(const MSection& section, const sdp::MediaDescription& m, bool is_offer) {
+  Transceiver& t = transceivers_[*section.transceiver - 1];
+  const sdp::Direction direction = m.direction.value_or(sdp::Direction::kSendRecv);
+  t.remote_direction = direction;
+  if (is_offer) t.offered_reversed = sdp::Reverse(direction);
+  t.remote_stream_ids.clear();
+  t.remote_track_id.clear();
+  for (const sdp::Msid& msid : m.msids) {
+    if (msid.stream_id != "-") t.remote_stream_ids.push_back(msid.stream_id);
+    t.remote_track_id = msid.track_id;
+  }
+  // SSRCs: the FID group orders media then RTX (RFC 4588 §8.3); otherwise every a=ssrc.
+  t.state.remote_ssrcs.clear();
+  for (const sdp::SsrcGroup& g : m.ssrc_groups) {
+    if (g.semantics == "FID") t.state.remote_ssrcs = g.ssrcs;
+  }
+  if (t.state.remote_ssrcs.empty()) t.state.remote_ssrcs = m.Ssrcs();
+  // W3C "process the addition/removal of a remote track", from the peer's direction.
+  if (sdp::Sends(direction) && !t.receiving && !t.state.stopped) {
+    t.receiving = true;
+    Emit(TrackAddedEvent{t.state.id, t.state.kind, t.remote_stream_ids, t.remote_track_id});
+  } else if (!sdp::Sends(direction) && t.receiving) {
+    t.receiving = false;
+    Emit(TrackEndedEvent{t.state.id});
+  }
+}
+
+void PeerCore::ApplyNegotiatedMedia() {
+  if (!current_local_ || !current_remote_) return;
+  // The answer holds what both sides agreed on.
+  const bool we_answered = current_local_->type == SdpType::kAnswer;
+  const sdp::SessionDescription& answer = we_answered ? current_local_->model : current_remote_->model;
+  for (size_t i = 0; i < msections_.size() && i < answer.media.size(); ++i) {
+    const MSection& section = msections_[i];
+    if (!section.transceiver) continue;
+    Transceiver& t = transceivers_[*section.transceiver - 1];
+    const sdp::MediaDescription& agreed = answer.media[i];
+    if (section.rejected || agreed.IsRejected()) {
+      t.state.current_direction.reset();
+      t.state.codecs.clear();
+      if (agreed.IsRejected()) t.state.stopped = true;
+      if (t.receiving) {
+        t.receiving = false;
+        Emit(TrackEndedEvent{t.state.id});
+      }
+      continue;
+    }
+    const sdp::Direction answered = agreed.direction.value_or(sdp::Direction::kSendRecv);
+    // Our direction: the answer's as it is when we answered, reversed when the peer did.
+    t.state.current_direction = we_answered ? answered : sdp::Reverse(answered);
+    if (we_answered) t.answered_direction = answered;
+    t.state.codecs = NegotiatedCodecs(agreed);
+    t.state.extensions = NegotiatedExtensionIds(agreed);
+  }
 }
 
 // --- Data channels

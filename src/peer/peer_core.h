@@ -30,6 +30,7 @@
 #include "dtls/certificate.h"
 #include "dtls/dtls_transport.h"
 #include "ice/agent.h"
+#include "peer/media_jsep.h"
 #include "sctp/association.h"
 #include "sdp/session_description.h"
 #include "tandem/peer_connection.h"
@@ -88,6 +89,19 @@ struct NegotiationNeededEvent {};
 struct DataChannelEvent {
   datachannel::ChannelEvent event;
 };
+// Media (W3C RTCRtpTransceiver), by id.
+using TransceiverId = uint32_t;
+// A remote track arrived (W3C "process the addition of a remote track": fire track).
+struct TrackAddedEvent {
+  TransceiverId transceiver = 0;
+  sdp::MediaType kind = sdp::MediaType::kVideo;
+  std::vector<std::string> stream_ids;
+  std::string track_id;
+};
+// The remote side stopped sending on this transceiver (W3C "process the removal of a remote track").
+struct TrackEndedEvent {
+  TransceiverId transceiver = 0;
+};
 // Requests for the driver (from ICE).
 struct OpenStreamRequest {
   ice::OpenStream request;
@@ -101,7 +115,7 @@ struct ResolveHostnameRequest {
 using PeerEvent =
     std::variant<IceCandidateEvent, SignalingStateEvent, IceGatheringStateEvent, IceConnectionStateEvent,
                  ConnectionStateEvent, NegotiationNeededEvent, DataChannelEvent, OpenStreamRequest,
-                 CloseStreamRequest, ResolveHostnameRequest>;
+                 CloseStreamRequest, ResolveHostnameRequest, TrackAddedEvent, TrackEndedEvent>;
 
 struct PeerCoreCounters {
   uint64_t dropped_before_dtls =
@@ -151,6 +165,39 @@ class PeerCore {
   PeerConnectionState connection_state() const { return connection_state_; }
   size_t max_message_size() const;
 
+  // --- Media transceivers (W3C webrtc-pc §5) ---
+  // A track to send: its id and the stream ids of its a=msid (RFC 8830).
+  struct LocalTrack {
+    std::string track_id;
+    std::vector<std::string> stream_ids;
+  };
+  struct TransceiverState {
+    TransceiverId id = 0;
+    sdp::MediaType kind = sdp::MediaType::kVideo;
+    std::optional<std::string> mid;
+    sdp::Direction direction = sdp::Direction::kSendRecv;
+    std::optional<sdp::Direction> current_direction;
+    bool stopped = false;
+    bool has_track = false;
+    std::vector<NegotiatedCodec> codecs;  // of the current negotiation
+    NegotiatedExtensions extensions;
+    uint32_t ssrc = 0, rtx_ssrc = 0;     // what we send with
+    std::vector<uint32_t> remote_ssrcs;  // signalled by the peer (a=ssrc), media then RTX
+  };
+  TransceiverId AddTransceiver(sdp::MediaType kind, sdp::Direction direction,
+                               std::optional<LocalTrack> track);
+  // W3C addTrack: reuses a transceiver of that kind that the remote side created and that never sent,
+  // otherwise adds one (sendrecv).
+  TransceiverId AddTrack(sdp::MediaType kind, LocalTrack track);
+  // W3C replaceTrack (nullopt: send nothing), no renegotiation.
+  void SetSenderTrack(TransceiverId id, std::optional<LocalTrack> track);
+  // W3C removeTrack: no track, and the direction stops sending (sendrecv → recvonly, sendonly → inactive).
+  void RemoveTrack(TransceiverId id);
+  void SetDirection(TransceiverId id, sdp::Direction direction);
+  void StopTransceiver(TransceiverId id);
+  std::vector<TransceiverState> transceivers() const;
+  std::optional<TransceiverState> transceiver(TransceiverId id) const;
+
   // --- Data channels ---
   JsepResult<datachannel::ChannelHandle> CreateDataChannel(const datachannel::ChannelInit& init);
   Status SendData(datachannel::ChannelHandle handle, ByteSpan data, bool binary);
@@ -179,8 +226,22 @@ class PeerCore {
     sdp::MediaType type = sdp::MediaType::kApplication;
     bool rejected = false;  // port 0 in the current negotiation
     std::string proto;
-    // A section we could not accept (media before issue 5, unknown kinds): kept to answer with port 0.
-    sdp::MediaDescription remote_copy;
+    // The peer's latest version of this section (to answer it, and to mirror it with port 0 when rejected).
+    sdp::MediaDescription remote;
+    std::optional<TransceiverId> transceiver;  // audio/video
+  };
+  struct Transceiver {
+    TransceiverState state;
+    std::optional<LocalTrack> track;
+    bool created_by_remote = false;  // by setRemoteDescription (W3C), reusable by addTrack
+    bool ever_sent = false;          // its sender ever had a track
+    // The peer's side (from its latest description).
+    std::optional<sdp::Direction> remote_direction;
+    std::vector<std::string> remote_stream_ids;
+    std::string remote_track_id;
+    bool receiving = false;  // a remote track was announced (TrackAddedEvent) and not ended
+    std::optional<sdp::Direction> answered_direction;  // what our last answer said, for negotiation-needed
+    std::optional<sdp::Direction> offered_reversed;    // the peer's offered direction, reversed
   };
 
   void EnsureAgent(Timestamp now, ice::Role role);
@@ -195,6 +256,16 @@ class PeerCore {
   void MaybeNegotiationNeeded();
   bool NeedsNegotiation() const;
   const MSection* DataSection() const;
+  Transceiver* FindTransceiver(TransceiverId id);
+  std::string NewMid() const;
+  // Fills the audio/video part of one of our sections (offer or answer) for its transceiver.
+  void BuildMediaSection(const MSection& section, bool offer, sdp::MediaDescription& m) const;
+  // The remote description's view of a media section: directions, tracks, SSRCs.
+  void ApplyRemoteMedia(const MSection& section, const sdp::MediaDescription& m, bool is_offer);
+  // A negotiation completed (stable again): what each transceiver now sends and receives, with which codecs.
+  void ApplyNegotiatedMedia();
+  // After a rollback: transceivers whose section went away lose their mid.
+  void ForgetUnusedMids();
   // Moves data between the cores until nothing is left to do.
   void Pump(Timestamp now);
   void DeliverApplicationData(Timestamp now, ByteSpan data);
@@ -214,6 +285,8 @@ class PeerCore {
   SignalingState signaling_state_ = SignalingState::kStable;
   std::optional<Description> current_local_, pending_local_, current_remote_, pending_remote_;
   std::vector<MSection> msections_;
+  std::vector<Transceiver> transceivers_;  // index = TransceiverId - 1
+  std::string cname_;                      // RFC 3550 §6.5.1, one per connection
   bool ice_restart_requested_ = false;
   std::optional<std::pair<std::string, std::string>> offered_credentials_;  // ufrag/pwd of our restart offer
   std::optional<std::string> last_created_offer_, last_created_answer_;

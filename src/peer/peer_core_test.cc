@@ -7,6 +7,7 @@
 
 #include <ctime>
 #include <deque>
+#include <fstream>
 #include <map>
 
 #include "testing/sim_network.h"
@@ -92,6 +93,8 @@ class SimPeer final : public sim::Process {
   int negotiation_needed = 0;
   std::map<datachannel::ChannelHandle, std::vector<datachannel::ChannelEvent>> channel_events;
   std::vector<datachannel::ChannelHandle> announced;
+  std::vector<TrackAddedEvent> tracks_added;
+  std::vector<TransceiverId> tracks_ended;
   std::function<void(const std::optional<IceCandidate>&)> on_candidate;
   std::function<void()> on_negotiation_needed;
   std::function<void(const datachannel::ChannelEvent&)> on_channel_event;
@@ -129,6 +132,10 @@ class SimPeer final : public sim::Process {
       channel_events[d->event.handle].push_back(d->event);
       if (d->event.kind == datachannel::ChannelEvent::Kind::kAnnounced) announced.push_back(d->event.handle);
       if (on_channel_event) on_channel_event(d->event);
+    } else if (auto* t = std::get_if<TrackAddedEvent>(&event)) {
+      tracks_added.push_back(*t);
+    } else if (auto* t = std::get_if<TrackEndedEvent>(&event)) {
+      tracks_ended.push_back(t->transceiver);
     } else if (auto* o = std::get_if<OpenStreamRequest>(&event)) {
       const ice::EndpointId id = o->request.endpoint;
       sim::StreamHandlers h;
@@ -573,6 +580,147 @@ TEST_F(PeerPairTest, CloseEndsTheRemoteChannels) {
         return b_->core().FindDataChannel(*Announced(*b_, "y"))->state == datachannel::ChannelState::kClosed;
       },
       TimeDelta::Seconds(5)));
+}
+
+}  // namespace
+}  // namespace tandem::peer
+
+namespace tandem::peer {
+namespace {
+
+PeerCore::LocalTrack Track(std::string id) { return PeerCore::LocalTrack{std::move(id), {"stream-1"}}; }
+
+TEST_F(PeerPairTest, MediaTransceiversNegotiateCodecsDirectionsAndTracks) {
+  const NodeId ha = net_.AddHost(*IpAddress::Parse("10.0.0.1"));
+  const NodeId hb = net_.AddHost(*IpAddress::Parse("10.0.0.2"));
+  Make();
+  a_->AddInterface(ha);
+  b_->AddInterface(hb);
+  const TransceiverId video = a_->core().AddTrack(sdp::MediaType::kVideo, Track("cam"));
+  const TransceiverId audio = a_->core().AddTrack(sdp::MediaType::kAudio, Track("mic"));
+  a_->Drain();
+  EXPECT_EQ(a_->negotiation_needed, 1);
+  auto offer = a_->core().CreateOffer(net_.now(), false);
+  ASSERT_TRUE(offer.ok());
+  auto parsed = sdp::Parse(offer.value());
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->media.size(), 2u);
+  const sdp::MediaDescription& v = parsed->media[0];
+  EXPECT_EQ(v.type, sdp::MediaType::kVideo);
+  EXPECT_TRUE(v.rtcp_mux);
+  ASSERT_TRUE(v.FindCodec(96));
+  EXPECT_EQ(v.FindCodec(96)->name, "VP8");
+  EXPECT_EQ(sdp::FindFmtpParameter(v.FindCodec(97)->parameters, "apt"), "96");
+  EXPECT_EQ(v.msids.at(0).stream_id, "stream-1");
+  EXPECT_EQ(v.msids.at(0).track_id, "cam");
+  ASSERT_EQ(v.ssrc_groups.size(), 1u);
+  EXPECT_EQ(v.ssrc_groups[0].semantics, "FID");
+  EXPECT_EQ(parsed->media[1].FindCodec(111)->name, "opus");
+  EXPECT_EQ(parsed->FindGroup("BUNDLE")->mids, (std::vector<std::string>{"0", "1"}));
+  ASSERT_FALSE(a_->core().SetLocalDescription(net_.now(), SdpType::kOffer, offer.value()));
+
+  // b: the remote offer creates recvonly transceivers; addTrack reuses the video one (W3C).
+  ASSERT_FALSE(b_->core().SetRemoteDescription(net_.now(), SdpType::kOffer, offer.value()));
+  auto b_list = b_->core().transceivers();
+  ASSERT_EQ(b_list.size(), 2u);
+  EXPECT_EQ(b_list[0].direction, sdp::Direction::kRecvOnly);
+  const TransceiverId b_video = b_->core().AddTrack(sdp::MediaType::kVideo, Track("b-cam"));
+  EXPECT_EQ(b_video, b_list[0].id) << "addTrack reuses the transceiver the offer created";
+  auto answer = b_->core().CreateAnswer(net_.now());
+  ASSERT_TRUE(answer.ok());
+  auto parsed_answer = sdp::Parse(answer.value());
+  ASSERT_TRUE(parsed_answer.ok());
+  EXPECT_EQ(parsed_answer->media[0].direction, sdp::Direction::kSendRecv);
+  EXPECT_EQ(parsed_answer->media[1].direction, sdp::Direction::kRecvOnly) << "nothing to send on audio";
+  ASSERT_FALSE(b_->core().SetLocalDescription(net_.now(), SdpType::kAnswer, answer.value()));
+  ASSERT_FALSE(a_->core().SetRemoteDescription(net_.now(), SdpType::kAnswer, answer.value()));
+  a_->Drain();
+  b_->Drain();
+  // Negotiated: VP8 first with RTX and the feedback both sides do; opus; directions as agreed.
+  auto a_video = *a_->core().transceiver(video);
+  EXPECT_EQ(a_video.current_direction, sdp::Direction::kSendRecv);
+  ASSERT_FALSE(a_video.codecs.empty());
+  EXPECT_EQ(a_video.codecs[0].name, "VP8");
+  EXPECT_EQ(a_video.codecs[0].rtx_payload_type, 97);
+  EXPECT_TRUE(a_video.codecs[0].nack && a_video.codecs[0].pli && a_video.codecs[0].transport_cc);
+  EXPECT_NE(a_video.extensions.mid, 0);
+  EXPECT_NE(a_video.extensions.transport_cc, 0);
+  EXPECT_EQ(a_->core().transceiver(audio)->current_direction, sdp::Direction::kSendOnly);
+  // b learned a's SSRCs (media, RTX) from the FID group; a learned b's video SSRCs.
+  auto b_state = *b_->core().transceiver(b_video);
+  EXPECT_EQ(b_state.remote_ssrcs, (std::vector<uint32_t>{a_video.ssrc, a_video.rtx_ssrc}));
+  EXPECT_EQ(a_video.remote_ssrcs, (std::vector<uint32_t>{b_state.ssrc, b_state.rtx_ssrc}));
+  EXPECT_EQ(a_->core().signaling_state(), SignalingState::kStable);
+  // ontrack: b got both of a's tracks with their msid; a got b's video only.
+  ASSERT_EQ(b_->tracks_added.size(), 2u);
+  EXPECT_EQ(b_->tracks_added[0].track_id, "cam");
+  EXPECT_EQ(b_->tracks_added[0].stream_ids, (std::vector<std::string>{"stream-1"}));
+  EXPECT_EQ(b_->tracks_added[1].kind, sdp::MediaType::kAudio);
+  ASSERT_EQ(a_->tracks_added.size(), 1u);
+  EXPECT_EQ(a_->tracks_added[0].transceiver, video);
+  EXPECT_EQ(a_->tracks_added[0].track_id, "b-cam");
+
+  // Renegotiation: b removes its track (sendrecv -> recvonly): a's remote track ends.
+  const int needed = b_->negotiation_needed;
+  b_->core().RemoveTrack(b_video);
+  b_->Drain();
+  EXPECT_EQ(b_->negotiation_needed, needed + 1);
+  auto reoffer = b_->core().CreateOffer(net_.now(), false);
+  ASSERT_TRUE(reoffer.ok());
+  ASSERT_FALSE(b_->core().SetLocalDescription(net_.now(), SdpType::kOffer, reoffer.value()));
+  ASSERT_FALSE(a_->core().SetRemoteDescription(net_.now(), SdpType::kOffer, reoffer.value()));
+  a_->Drain();
+  EXPECT_EQ(a_->tracks_ended, (std::vector<TransceiverId>{video}));
+  auto reanswer = a_->core().CreateAnswer(net_.now());
+  ASSERT_FALSE(a_->core().SetLocalDescription(net_.now(), SdpType::kAnswer, reanswer.value()));
+  ASSERT_FALSE(b_->core().SetRemoteDescription(net_.now(), SdpType::kAnswer, reanswer.value()));
+  EXPECT_EQ(a_->core().transceiver(video)->current_direction, sdp::Direction::kSendOnly);
+  EXPECT_EQ(b_->core().transceiver(b_video)->current_direction, sdp::Direction::kRecvOnly);
+
+  // Stopping a transceiver rejects its section in the next offer; the peer's remote track ends.
+  a_->core().StopTransceiver(audio);
+  auto third = a_->core().CreateOffer(net_.now(), false);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(sdp::Parse(third.value())->media[1].IsRejected());
+  ASSERT_FALSE(a_->core().SetLocalDescription(net_.now(), SdpType::kOffer, third.value()));
+  ASSERT_FALSE(b_->core().SetRemoteDescription(net_.now(), SdpType::kOffer, third.value()));
+  b_->Drain();
+  EXPECT_EQ(b_->tracks_ended.size(), 1u);
+}
+
+TEST_F(PeerPairTest, AnswersChromiumsAudioVideoDataOffer) {
+  Make();
+  std::ifstream in(std::string(TANDEM_SDP_TESTDATA) + "/chromium_offer_av_data.sdp");
+  ASSERT_TRUE(in) << "test data missing";
+  const std::string offer((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(b_->core().SetRemoteDescription(net_.now(), SdpType::kOffer, offer));
+  b_->core().AddTrack(sdp::MediaType::kVideo, Track("native-cam"));
+  auto answer = b_->core().CreateAnswer(net_.now());
+  ASSERT_TRUE(answer.ok());
+  auto parsed = sdp::Parse(answer.value());
+  ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+  auto chrome = sdp::Parse(offer);
+  ASSERT_EQ(parsed->media.size(), chrome->media.size());
+  for (size_t i = 0; i < parsed->media.size(); ++i) {
+    const auto& m = parsed->media[i];
+    EXPECT_EQ(m.mid, chrome->media[i].mid);
+    EXPECT_FALSE(m.IsRejected()) << i;
+    if (m.type == sdp::MediaType::kVideo) {
+      // Our preference first (VP8), with the offer's payload types; its RTX alongside.
+      const auto codecs = m.Codecs();
+      ASSERT_FALSE(codecs.empty());
+      EXPECT_EQ(codecs[0].name, "VP8");
+      EXPECT_EQ(codecs[0].payload_type, chrome->media[i].Codecs().front().name == "VP8"
+                                            ? chrome->media[i].Codecs().front().payload_type
+                                            : codecs[0].payload_type);
+      EXPECT_EQ(m.direction, sdp::Direction::kSendRecv);
+      EXPECT_FALSE(m.ssrcs.empty());
+    }
+    if (m.type == sdp::MediaType::kAudio) {
+      EXPECT_EQ(m.Codecs().at(0).name, "opus");
+      EXPECT_EQ(m.direction, sdp::Direction::kRecvOnly);
+    }
+  }
 }
 
 }  // namespace
