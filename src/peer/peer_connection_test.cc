@@ -184,7 +184,9 @@ TEST(PeerConnectionTest, ChannelsOfEveryKindCarryTextAndBinaryBothWays) {
                         : "ttext " + std::to_string(n));
     }
     EXPECT_EQ(got, want) << k.label;
-    if (k.label == "ordered") EXPECT_EQ(at_a[k.label][2].text(), "text 2");
+    if (k.label == "ordered") {
+      EXPECT_EQ(at_a[k.label][2].text(), "text 2");
+    }
   }
 }
 
