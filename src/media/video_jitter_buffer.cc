@@ -357,7 +357,7 @@ std::optional<EncodedVideoFrame> VideoJitterBuffer::PollFrame(Timestamp now) {
         continue;
       }
       // Something before this frame is missing: give retransmissions until shortly after its playout time.
-      if (now < PlayoutTime(f) + config_.max_wait_for_missing) return std::nullopt;
+      if (now < PlayoutTime(f) + WaitForMissing()) return std::nullopt;
       ++stats_.losses;
       waiting_for_key_ = true;
       DropFront();
@@ -402,6 +402,11 @@ std::optional<EncodedVideoFrame> VideoJitterBuffer::PollFrame(Timestamp now) {
   return std::nullopt;
 }
 
+TimeDelta VideoJitterBuffer::WaitForMissing() const {
+  const TimeDelta rtt = rtt_.value_or(config_.default_rtt);
+  return std::max(config_.max_wait_for_missing, rtt * config_.retransmission_round_trips);
+}
+
 Timestamp VideoJitterBuffer::PollTimeout() const {
   Timestamp t = NextKeyFrameRequestTime();
   if (frames_.empty()) return t;
@@ -409,7 +414,7 @@ Timestamp VideoJitterBuffer::PollTimeout() const {
   const bool decodable = f.key_frame || (!waiting_for_key_ && ContinuousWithLast(f));
   if (decodable) return std::min(t, PlayoutTime(f));
   if (waiting_for_key_) return std::min(t, f.complete_time);  // dropped at the next poll
-  Timestamp give_up = PlayoutTime(f) + config_.max_wait_for_missing;
+  Timestamp give_up = PlayoutTime(f) + WaitForMissing();
   for (size_t i = 1; i < frames_.size(); ++i) {
     if (frames_[i].key_frame) {
       give_up = std::min(give_up, PlayoutTime(frames_[i]));

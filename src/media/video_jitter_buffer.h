@@ -19,8 +19,8 @@
 // After a loss the buffer waits up to max_wait_for_missing past the next frame's playout time for
 // retransmissions, then drops the frames that reference the missing one, asks for a key frame and resumes at
 // the next key frame. Playout: a frame is released at its RTP timestamp mapped to local time through the
-// fastest recent frame, plus a delay of target_delay + the largest recent delay variation (jitter), clamped to
-// [min_delay, max_delay].
+// fastest recent frame, plus a delay of target_delay + the largest recent delay variation (jitter), clamped
+// to [min_delay, max_delay].
 #pragma once
 
 #include <cstddef>
@@ -46,8 +46,11 @@ struct VideoJitterBufferConfig {
   TimeDelta min_delay = TimeDelta::Zero();
   TimeDelta max_delay = TimeDelta::Millis(1000);
   // How long a frame after a gap may wait (past its playout time) for the missing packets to be
-  // retransmitted.
+  // retransmitted: at least max_wait_for_missing, and at least retransmission_round_trips round trips (the
+  // measured RTT, default_rtt until UpdateRtt), so that a retransmission lost in turn can be asked for again.
   TimeDelta max_wait_for_missing = TimeDelta::Millis(150);
+  int retransmission_round_trips = 4;
+  TimeDelta default_rtt = TimeDelta::Millis(100);
   // Minimum spacing of key frame requests, and how often they are repeated while no key frame arrives.
   TimeDelta key_frame_request_interval = TimeDelta::Millis(250);
   // The window over which the fastest frame (the delay baseline) and the largest delay variation are taken.
@@ -94,6 +97,9 @@ class VideoJitterBuffer {
   // Sequence numbers missing between the last output frame (or the newest complete key frame) and the newest
   // packet, oldest first, at most max_missing_packets. `out` is cleared first.
   void GetMissingPackets(std::vector<uint16_t>& out) const;
+
+  // The round-trip time to the sender (from RTCP), which sets how long a gap waits for retransmissions.
+  void UpdateRtt(TimeDelta rtt) { rtt_ = rtt; }
   std::vector<uint16_t> MissingPackets() const {
     std::vector<uint16_t> v;
     GetMissingPackets(v);
@@ -107,6 +113,8 @@ class VideoJitterBuffer {
   const VideoJitterBufferStats& stats() const;
 
  private:
+  TimeDelta WaitForMissing() const;
+
   struct Slot {
     int64_t seq = -1;  // unwrapped; -1 when free
     int64_t timestamp = 0;
@@ -197,6 +205,7 @@ class VideoJitterBuffer {
   TimeDelta current_delay_;
 
   mutable VideoJitterBufferStats stats_;
+  std::optional<TimeDelta> rtt_;
 };
 
 }  // namespace tandem::media

@@ -45,6 +45,11 @@ void NackGenerator::OnPacket(Timestamp now, uint16_t sequence_number, bool is_ke
   Collect(now);
 }
 
+void NackGenerator::ClearMissing() {
+  stats_.dropped_too_old += missing_.size();
+  missing_.clear();
+}
+
 void NackGenerator::TrimByAge() {
   const int64_t oldest_kept = newest_ - config_.max_packet_age;
   while (!missing_.empty() && missing_.begin()->first < oldest_kept) {

@@ -61,6 +61,9 @@ class NackGenerator {
 
   // Sequence numbers to request now, oldest first, into `out` (cleared first). False when there are none.
   bool PollNack(std::vector<uint16_t>& out);
+  // Forgets every missing packet: the receiver gave up on them and waits for a key frame, so asking for
+  // them again would only take bandwidth from that key frame.
+  void ClearMissing();
   // True once per key frame request.
   bool PollKeyFrameRequest();
   // When HandleTimeout must run next (a retry is due), Infinity when idle.
