@@ -228,9 +228,28 @@ TEST(VideoJitterBuffer, ReportsMissingPacketsAndRecoversWithRetransmission) {
   EXPECT_EQ(r.jb.stats().losses, 0u);
 }
 
+// A long round trip stretches the wait for a retransmission: with 150 ms RTT the gap waits 600 ms.
+TEST(VideoJitterBuffer, WaitForRetransmissionFollowsTheRoundTripTime) {
+  for (const bool long_rtt : {false, true}) {
+    Receiver r;
+    Vp8Stream s;
+    r.jb.UpdateRtt(TimeDelta::Millis(long_rtt ? 150 : 30));
+    for (int i = 0; i < 14; ++i) {
+      auto f = s.Frame(i == 0);
+      if (i == 2) f.erase(f.begin() + 1);
+      r.InsertAll(f);
+      r.RunUntil(r.clock.now() + kFrameInterval);
+    }
+    // ~400 ms after the loss: given up with a short RTT, still waiting with a long one.
+    EXPECT_EQ(r.jb.waiting_for_key_frame(), !long_rtt) << "long_rtt=" << long_rtt;
+    EXPECT_EQ(r.key_requests > 0, !long_rtt) << "long_rtt=" << long_rtt;
+  }
+}
+
 TEST(VideoJitterBuffer, AfterUnrecoveredLossDropsDependentFramesAndWaitsForKeyFrame) {
   Receiver r;
   Vp8Stream s;
+  r.jb.UpdateRtt(TimeDelta::Millis(30));  // 4 round trips < max_wait_for_missing: the wait is 150 ms
   for (int i = 0; i < 20; ++i) {
     auto f = s.Frame(i == 0 || i == 15);
     if (i == 5) f.erase(f.begin() + 1);  // never recovered
