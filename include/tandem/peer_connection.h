@@ -35,6 +35,7 @@
 
 #include "tandem/certificate.h"
 #include "tandem/data_channel.h"
+#include "tandem/media.h"
 #include "tandem/runtime.h"
 
 namespace tandem {
@@ -176,6 +177,16 @@ class PeerConnection {
 
   std::shared_ptr<DataChannel> CreateDataChannel(const std::string& label, const DataChannelInit& init = {});
 
+  // Media (W3C webrtc-pc §5). Tracks come from the factories of media.h. addTrack reuses a transceiver of
+  // that kind that a remote offer created and that never sent (the way to answer a call with our own media).
+  std::shared_ptr<RtpSender> AddTrack(std::shared_ptr<MediaStreamTrack> track,
+                                      const std::vector<std::string>& stream_ids = {});
+  void RemoveTrack(const std::shared_ptr<RtpSender>& sender);
+  std::shared_ptr<RtpTransceiver> AddTransceiver(std::shared_ptr<MediaStreamTrack> track,
+                                                 const TransceiverInit& init = {});
+  std::shared_ptr<RtpTransceiver> AddTransceiver(MediaKind kind, const TransceiverInit& init = {});
+  std::vector<std::shared_ptr<RtpTransceiver>> GetTransceivers() const;
+
   StatsReport GetStats() const;
   void Close();
 
@@ -187,6 +198,8 @@ class PeerConnection {
   void OnSignalingStateChange(std::function<void(SignalingState)> handler);
   void OnNegotiationNeeded(std::function<void()> handler);
   void OnDataChannel(std::function<void(std::shared_ptr<DataChannel>)> handler);
+  // A remote track (W3C "track" event): set its sinks or Record() it in the handler.
+  void OnTrack(std::function<void(const TrackEvent&)> handler);
 
   struct Impl;
 

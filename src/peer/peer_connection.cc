@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include "net/udp_socket.h"
 #include "peer/certificate_impl.h"
 #include "peer/ice_server_url.h"
+#include "peer/media_tracks.h"
 #include "peer/peer_core.h"
 #include "peer/runtime_impl.h"
 #include "tandem/peer_connection.h"
@@ -132,6 +134,7 @@ void Throw(const peer::JsepError& e) { throw RtcError(e.name, e.message); }
 }  // namespace
 
 class DataChannelImpl;
+class TransceiverImpl;
 
 struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl> {
   Impl(std::shared_ptr<Runtime> rt, net::EventLoop& l) : runtime(std::move(rt)), loop(l) {}
@@ -150,6 +153,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::unique_ptr<net::UdpSocket> mdns_socket;
   std::unique_ptr<net::Timer> timer;
   std::map<datachannel::ChannelHandle, std::shared_ptr<DataChannelImpl>> channels;
+  std::map<peer::TransceiverId, std::shared_ptr<TransceiverImpl>> transceivers;
   bool verify_turns = true;
   bool dispatching = false;
   bool dispatch_scheduled = false;
@@ -164,6 +168,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::function<void(SignalingState)> on_signaling;
   std::function<void()> on_negotiation_needed;
   std::function<void(std::shared_ptr<DataChannel>)> on_data_channel;
+  std::function<void(const TrackEvent&)> on_track;
 
   Timestamp Now() const { return loop.Now(); }
 
@@ -312,6 +317,10 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   void Dispatch(peer::PeerEvent event);
   void SyncChannels();
   std::shared_ptr<DataChannelImpl> Adopt(datachannel::ChannelHandle handle);
+  // The public object of a core transceiver (made on first use).
+  std::shared_ptr<TransceiverImpl> TransceiverFor(peer::TransceiverId id);
+  void DispatchMedia(peer::PeerEvent& event);
+  void DetachSenders();
 
   void OpenStream(const ice::OpenStream& request) {
     net::StreamClientOptions options;
@@ -427,6 +436,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
       for (auto& h : hosts) h.socket->Flush();
     }
     SilenceHandlers();
+    DetachSenders();
     timer.reset();
     streams.clear();
     mdns_socket.reset();
@@ -495,9 +505,36 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
     }
   }
 
-  void OnOpen(std::function<void()> h) override { Set(on_open_, std::move(h)); }
+  // Handlers set from another thread can come after the event (the loop thread does not wait for the
+  // caller): an open that found no handler, and messages that found none (bounded), are delivered as soon as
+  // one is set, as a browser delivers them to handlers set in the same task.
+  void OnOpen(std::function<void()> h) override {
+    bool replay = false;
+    {
+      std::lock_guard lock(handlers_mutex_);
+      on_open_ = std::move(h);
+      replay = on_open_ && open_undelivered_;
+      if (replay) open_undelivered_ = false;
+    }
+    if (replay)
+      PostToLoop([self = shared_from_this()] {
+        if (auto handler = self->Get(self->on_open_)) handler();
+      });
+  }
   void OnMessage(std::function<void(const DataChannelMessage&)> h) override {
-    Set(on_message_, std::move(h));
+    std::deque<DataChannelMessage> held;
+    {
+      std::lock_guard lock(handlers_mutex_);
+      on_message_ = std::move(h);
+      if (on_message_) held.swap(held_messages_);
+      held_bytes_ = 0;
+    }
+    if (!held.empty())
+      PostToLoop([self = shared_from_this(), held = std::move(held)] {
+        for (const auto& m : held) {
+          if (auto handler = self->Get(self->on_message_)) handler(m);
+        }
+      });
   }
   void OnBufferedAmountLow(std::function<void()> h) override { Set(on_low_, std::move(h)); }
   void OnClosing(std::function<void()> h) override { Set(on_closing_, std::move(h)); }
@@ -512,16 +549,15 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
       case K::kOpen:
         state_ = DataChannelState::kOpen;
         Refresh(pc);
-        if (auto h = Get(on_open_)) h();
+        if (auto h = TakeOpenHandler()) h();
         break;
-      case K::kMessage:
-        if (auto h = Get(on_message_)) {
-          DataChannelMessage m;
-          m.binary = e.binary;
-          m.data = std::move(e.data);
-          h(m);
-        }
+      case K::kMessage: {
+        DataChannelMessage m;
+        m.binary = e.binary;
+        m.data = std::move(e.data);
+        if (auto h = HoldOrGetMessageHandler(m)) h(m);
         break;
+      }
       case K::kBufferedAmountLow:
         Refresh(pc);
         if (buffered_amount() <= threshold_.load()) {
@@ -558,6 +594,10 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
     on_open_ = on_low_ = on_closing_ = on_close_ = nullptr;
     on_message_ = nullptr;
     on_error_ = nullptr;
+    closed_handlers_ = true;
+    open_undelivered_ = false;
+    held_messages_.clear();
+    held_bytes_ = 0;
   }
   // The connection closed: the channel is closed too (without events, as for the connection's own).
   void MarkClosed() {
@@ -578,6 +618,26 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
         return DataChannelState::kClosed;
     }
     return DataChannelState::kClosed;
+  }
+
+  std::function<void()> TakeOpenHandler() {
+    std::lock_guard lock(handlers_mutex_);
+    if (!on_open_) open_undelivered_ = true;
+    return on_open_;
+  }
+  // The handler, or none when the message was held (or dropped past the bound) for a handler to come.
+  std::function<void(const DataChannelMessage&)> HoldOrGetMessageHandler(DataChannelMessage& m) {
+    std::lock_guard lock(handlers_mutex_);
+    if (on_message_ || closed_handlers_) return on_message_;
+    if (held_messages_.size() < kMaxHeldMessages && held_bytes_ + m.data.size() <= kMaxHeldBytes) {
+      held_bytes_ += m.data.size();
+      held_messages_.push_back(std::move(m));
+    }
+    return nullptr;
+  }
+  template <typename T>
+  void PostToLoop(T task) {
+    if (auto pc = pc_.lock()) pc->loop.Post(std::move(task));
   }
 
   template <typename F>
@@ -637,6 +697,12 @@ class DataChannelImpl final : public DataChannel, public std::enable_shared_from
   std::mutex handlers_mutex_;
   std::function<void()> on_open_, on_low_, on_closing_, on_close_;
   std::function<void(const DataChannelMessage&)> on_message_;
+  static constexpr size_t kMaxHeldMessages = 1024;
+  static constexpr size_t kMaxHeldBytes = 4 * 1024 * 1024;
+  bool open_undelivered_ = false;
+  bool closed_handlers_ = false;  // after Close(): nothing is held any more
+  std::deque<DataChannelMessage> held_messages_;
+  size_t held_bytes_ = 0;
   std::function<void(const std::string&)> on_error_;
 };
 
@@ -658,6 +724,7 @@ void PeerConnection::Impl::SilenceHandlers() {
   on_signaling = nullptr;
   on_negotiation_needed = nullptr;
   on_data_channel = nullptr;
+  on_track = nullptr;
   for (auto& [handle, channel] : channels) {
     channel->ClearHandlers();
     channel->MarkClosed();
@@ -708,9 +775,302 @@ void PeerConnection::Impl::Dispatch(peer::PeerEvent event) {
           }
         } else if constexpr (std::is_same_v<E, peer::ResolveHostnameRequest>) {
           ResolveHostname(e.name);
+        } else {
+          DispatchMedia(event);
         }
       },
       event);
+}
+
+// --- Media: transceivers, senders, receivers
+// ------------------------------------------------------------------
+
+namespace {
+
+sdp::MediaType ToSdpKind(MediaKind kind) {
+  return kind == MediaKind::kAudio ? sdp::MediaType::kAudio : sdp::MediaType::kVideo;
+}
+
+sdp::Direction ToSdpDirection(TransceiverDirection d) {
+  switch (d) {
+    case TransceiverDirection::kSendRecv:
+      return sdp::Direction::kSendRecv;
+    case TransceiverDirection::kSendOnly:
+      return sdp::Direction::kSendOnly;
+    case TransceiverDirection::kRecvOnly:
+      return sdp::Direction::kRecvOnly;
+    default:
+      return sdp::Direction::kInactive;
+  }
+}
+
+TransceiverDirection FromSdpDirection(sdp::Direction d) {
+  switch (d) {
+    case sdp::Direction::kSendRecv:
+      return TransceiverDirection::kSendRecv;
+    case sdp::Direction::kSendOnly:
+      return TransceiverDirection::kSendOnly;
+    case sdp::Direction::kRecvOnly:
+      return TransceiverDirection::kRecvOnly;
+    case sdp::Direction::kInactive:
+      return TransceiverDirection::kInactive;
+  }
+  return TransceiverDirection::kInactive;
+}
+
+}  // namespace
+
+class TransceiverImpl;
+
+class SenderImpl final : public RtpSender {
+ public:
+  SenderImpl(std::weak_ptr<PeerConnection::Impl> pc, peer::TransceiverId id, MediaKind kind)
+      : pc_(std::move(pc)), id_(id), kind_(kind) {}
+  std::shared_ptr<MediaStreamTrack> track() const override {
+    std::lock_guard lock(mutex_);
+    return track_;
+  }
+  void ReplaceTrack(std::shared_ptr<MediaStreamTrack> track) override;
+
+  // --- Loop thread ---
+  // Sets the track (and a pipeline for it) without telling the core.
+  void Attach(PeerConnection::Impl& pc, std::shared_ptr<peer::LocalTrackImpl> track);
+  void Pump(PeerConnection::Impl& pc);
+  void RequestKeyFrame() {
+    if (pipeline_) pipeline_->RequestKeyFrame();
+  }
+  void SetTargetBitrate(int64_t bps) {
+    target_bps_ = bps;
+    if (pipeline_) pipeline_->SetTargetBitrate(static_cast<uint32_t>(std::max<int64_t>(bps, 0)));
+  }
+  void Detach() {
+    timer_.reset();
+    pipeline_.reset();
+    std::lock_guard lock(mutex_);
+    track_.reset();
+  }
+  peer::TransceiverId id() const { return id_; }
+
+ private:
+  std::weak_ptr<PeerConnection::Impl> pc_;
+  const peer::TransceiverId id_;
+  const MediaKind kind_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<peer::LocalTrackImpl> track_;
+  std::unique_ptr<peer::SendPipeline> pipeline_;
+  std::unique_ptr<net::Timer> timer_;
+  std::optional<int64_t> target_bps_;
+};
+
+class ReceiverImpl final : public RtpReceiver {
+ public:
+  explicit ReceiverImpl(MediaKind kind)
+      : kind_(kind), track_(std::make_shared<peer::RemoteTrackImpl>(kind, peer::NewTrackId())) {}
+  std::shared_ptr<MediaStreamTrack> track() const override {
+    std::lock_guard lock(mutex_);
+    return track_;
+  }
+  std::shared_ptr<peer::RemoteTrackImpl> remote_track() const {
+    std::lock_guard lock(mutex_);
+    return track_;
+  }
+  // A track that ended is replaced when the peer sends again (a new W3C track event).
+  std::shared_ptr<peer::RemoteTrackImpl> Renew() {
+    std::lock_guard lock(mutex_);
+    if (track_->ended()) track_ = std::make_shared<peer::RemoteTrackImpl>(kind_, peer::NewTrackId());
+    return track_;
+  }
+
+ private:
+  const MediaKind kind_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<peer::RemoteTrackImpl> track_;
+};
+
+class TransceiverImpl final : public RtpTransceiver {
+ public:
+  TransceiverImpl(std::weak_ptr<PeerConnection::Impl> pc, peer::TransceiverId id, MediaKind kind)
+      : pc_(pc),
+        id_(id),
+        kind_(kind),
+        sender_(std::make_shared<SenderImpl>(pc, id, kind)),
+        receiver_(std::make_shared<ReceiverImpl>(kind)) {}
+  MediaKind kind() const override { return kind_; }
+  std::optional<std::string> mid() const override;
+  TransceiverDirection direction() const override;
+  void SetDirection(TransceiverDirection direction) override;
+  std::optional<TransceiverDirection> current_direction() const override;
+  std::shared_ptr<RtpSender> sender() const override { return sender_; }
+  std::shared_ptr<RtpReceiver> receiver() const override { return receiver_; }
+  void Stop() override;
+
+  peer::TransceiverId id() const { return id_; }
+  const std::shared_ptr<SenderImpl>& sender_impl() const { return sender_; }
+  const std::shared_ptr<ReceiverImpl>& receiver_impl() const { return receiver_; }
+
+ private:
+  std::weak_ptr<PeerConnection::Impl> pc_;
+  const peer::TransceiverId id_;
+  const MediaKind kind_;
+  std::shared_ptr<SenderImpl> sender_;
+  std::shared_ptr<ReceiverImpl> receiver_;
+};
+
+std::shared_ptr<TransceiverImpl> PeerConnection::Impl::TransceiverFor(peer::TransceiverId id) {
+  auto it = transceivers.find(id);
+  if (it != transceivers.end()) return it->second;
+  auto state = core->transceiver(id);
+  if (!state) return nullptr;
+  const MediaKind kind = state->kind == sdp::MediaType::kAudio ? MediaKind::kAudio : MediaKind::kVideo;
+  auto t = std::make_shared<TransceiverImpl>(weak_from_this(), id, kind);
+  transceivers[id] = t;
+  return t;
+}
+
+void SenderImpl::Attach(PeerConnection::Impl& pc, std::shared_ptr<peer::LocalTrackImpl> track) {
+  timer_.reset();
+  pipeline_.reset();
+  {
+    std::lock_guard lock(mutex_);
+    track_ = track;
+  }
+  if (!track) return;
+  // RFC 3550 §5.1: the RTP timestamp starts at a random value (the session adds its own offset too).
+  pipeline_ = track->MakePipeline(pc.rng.NextU32());
+  if (!pipeline_) return;
+  if (target_bps_) pipeline_->SetTargetBitrate(static_cast<uint32_t>(*target_bps_));
+  timer_ = std::make_unique<net::Timer>(pc.loop);
+  Pump(pc);
+}
+
+void SenderImpl::Pump(PeerConnection::Impl& pc) {
+  if (!pipeline_ || !timer_ || !pc.core) return;
+  const Timestamp now = pc.Now();
+  std::shared_ptr<peer::LocalTrackImpl> track;
+  {
+    std::lock_guard lock(mutex_);
+    track = track_;
+  }
+  // Frames that are due; a late loop catches up on at most a few.
+  for (int i = 0; i < 4 && pipeline_->NextDeadline() <= now; ++i) {
+    std::optional<peer::EncodedOutput> out = pipeline_->Poll(now);
+    if (!out || !track || track->ended() || !track->enabled()) continue;
+    session::EncodedFrame frame;
+    frame.data = out->data;
+    frame.rtp_timestamp = out->rtp_timestamp;
+    frame.key_frame = out->key_frame;
+    frame.width = out->width;
+    frame.height = out->height;
+    if (pc.core->SendMediaFrame(now, id_, frame).ok()) track->Sent(*out);
+  }
+  pc.Flush();
+  const Timestamp next = pipeline_->NextDeadline();
+  if (next.IsInfinite() || !timer_) return;
+  std::weak_ptr<PeerConnection::Impl> weak = pc_;
+  timer_->ArmAt(std::max(next, now), [this, weak] {
+    if (auto pc = weak.lock()) Pump(*pc);
+  });
+}
+
+void SenderImpl::ReplaceTrack(std::shared_ptr<MediaStreamTrack> track) {
+  auto local = std::dynamic_pointer_cast<peer::LocalTrackImpl>(track);
+  if (track && !local) throw RtcError("TypeError", "not a track of this library (use the media.h factories)");
+  if (track && track->kind() != kind_)
+    throw RtcError("TypeError", "replaceTrack needs a track of the same kind");
+  auto pc = pc_.lock();
+  if (!pc) throw RtcError("InvalidStateError", "the peer connection is gone");
+  pc->RunSync([&] {
+    if (!pc->core) throw RtcError("InvalidStateError", "the peer connection is closed");
+    // W3C replaceTrack: no renegotiation; the sender's msid stays what was negotiated.
+    std::optional<peer::PeerCore::LocalTrack> spec;
+    if (local) spec = peer::PeerCore::LocalTrack{local->id(), {}};
+    pc->core->SetSenderTrack(id_, spec);
+    Attach(*pc, local);
+  });
+}
+
+std::optional<std::string> TransceiverImpl::mid() const {
+  auto pc = pc_.lock();
+  if (!pc) return std::nullopt;
+  return pc->RunSync([&]() -> std::optional<std::string> {
+    if (!pc->core) return std::nullopt;
+    auto state = pc->core->transceiver(id_);
+    return state ? state->mid : std::nullopt;
+  });
+}
+
+TransceiverDirection TransceiverImpl::direction() const {
+  auto pc = pc_.lock();
+  if (!pc) return TransceiverDirection::kStopped;
+  return pc->RunSync([&] {
+    if (!pc->core) return TransceiverDirection::kStopped;
+    auto state = pc->core->transceiver(id_);
+    if (!state || state->stopped) return TransceiverDirection::kStopped;
+    return FromSdpDirection(state->direction);
+  });
+}
+
+std::optional<TransceiverDirection> TransceiverImpl::current_direction() const {
+  auto pc = pc_.lock();
+  if (!pc) return std::nullopt;
+  return pc->RunSync([&]() -> std::optional<TransceiverDirection> {
+    if (!pc->core) return std::nullopt;
+    auto state = pc->core->transceiver(id_);
+    if (!state) return std::nullopt;
+    if (state->stopped) return TransceiverDirection::kStopped;
+    if (!state->current_direction) return std::nullopt;
+    return FromSdpDirection(*state->current_direction);
+  });
+}
+
+void TransceiverImpl::SetDirection(TransceiverDirection direction) {
+  if (direction == TransceiverDirection::kStopped)
+    throw RtcError("TypeError", "use Stop() to stop a transceiver");
+  auto pc = pc_.lock();
+  if (!pc) throw RtcError("InvalidStateError", "the peer connection is gone");
+  pc->RunSync([&] {
+    if (!pc->core) throw RtcError("InvalidStateError", "the peer connection is closed");
+    pc->core->SetDirection(id_, ToSdpDirection(direction));
+  });
+}
+
+void TransceiverImpl::Stop() {
+  auto pc = pc_.lock();
+  if (!pc) return;
+  pc->RunSync([&] {
+    if (!pc->core) return;
+    pc->core->StopTransceiver(id_);
+    sender_->Detach();
+    receiver_->remote_track()->End();
+  });
+}
+
+void PeerConnection::Impl::DetachSenders() {
+  for (auto& [id, t] : transceivers) t->sender_impl()->Detach();
+}
+
+void PeerConnection::Impl::DispatchMedia(peer::PeerEvent& event) {
+  if (auto* added = std::get_if<peer::TrackAddedEvent>(&event)) {
+    auto t = TransceiverFor(added->transceiver);
+    if (!t) return;
+    TrackEvent e;
+    e.track = t->receiver_impl()->Renew();
+    e.receiver = t->receiver();
+    e.transceiver = t;
+    e.stream_ids = added->stream_ids;
+    if (auto h = on_track) h(e);
+  } else if (auto* ended = std::get_if<peer::TrackEndedEvent>(&event)) {
+    if (auto t = TransceiverFor(ended->transceiver)) t->receiver_impl()->remote_track()->End();
+  } else if (auto* frame = std::get_if<peer::MediaFrameEvent>(&event)) {
+    auto t = TransceiverFor(frame->transceiver);
+    if (t && !t->receiver_impl()->remote_track()->HandleFrame(*frame)) {
+      core->ReportDecodeError(Now(), frame->transceiver);
+    }
+  } else if (auto* key = std::get_if<peer::KeyFrameRequestEvent>(&event)) {
+    if (auto t = TransceiverFor(key->transceiver)) t->sender_impl()->RequestKeyFrame();
+  } else if (auto* bitrate = std::get_if<peer::TargetBitrateEvent>(&event)) {
+    if (auto t = TransceiverFor(bitrate->transceiver)) t->sender_impl()->SetTargetBitrate(bitrate->bps);
+  }
 }
 
 // --- PeerConnection
@@ -830,6 +1190,72 @@ std::shared_ptr<DataChannel> PeerConnection::CreateDataChannel(const std::string
     if (!handle.ok()) Throw(handle.error());
     return impl_->Adopt(handle.value());
   });
+}
+
+std::shared_ptr<RtpSender> PeerConnection::AddTrack(std::shared_ptr<MediaStreamTrack> track,
+                                                    const std::vector<std::string>& stream_ids) {
+  auto local = std::dynamic_pointer_cast<peer::LocalTrackImpl>(track);
+  if (!local) throw RtcError("TypeError", "not a track of this library (use the media.h factories)");
+  return impl_->RunSync([&]() -> std::shared_ptr<RtpSender> {
+    if (impl_->closed) throw RtcError("InvalidStateError", "the connection is closed");
+    for (const auto& [id, t] : impl_->transceivers) {
+      if (t->sender()->track() == track) throw RtcError("InvalidAccessError", "the track is already sent");
+    }
+    const peer::TransceiverId id =
+        impl_->core->AddTrack(ToSdpKind(local->kind()), peer::PeerCore::LocalTrack{local->id(), stream_ids});
+    auto t = impl_->TransceiverFor(id);
+    t->sender_impl()->Attach(*impl_, local);
+    return t->sender();
+  });
+}
+
+void PeerConnection::RemoveTrack(const std::shared_ptr<RtpSender>& sender) {
+  auto s = std::dynamic_pointer_cast<SenderImpl>(sender);
+  if (!s) throw RtcError("InvalidAccessError", "not a sender of this connection");
+  impl_->RunSync([&] {
+    if (impl_->closed) throw RtcError("InvalidStateError", "the connection is closed");
+    impl_->core->RemoveTrack(s->id());
+    s->Detach();
+  });
+}
+
+std::shared_ptr<RtpTransceiver> PeerConnection::AddTransceiver(std::shared_ptr<MediaStreamTrack> track,
+                                                               const TransceiverInit& init) {
+  auto local = std::dynamic_pointer_cast<peer::LocalTrackImpl>(track);
+  if (!local) throw RtcError("TypeError", "not a track of this library (use the media.h factories)");
+  return impl_->RunSync([&]() -> std::shared_ptr<RtpTransceiver> {
+    if (impl_->closed) throw RtcError("InvalidStateError", "the connection is closed");
+    const peer::TransceiverId id =
+        impl_->core->AddTransceiver(ToSdpKind(local->kind()), ToSdpDirection(init.direction),
+                                    peer::PeerCore::LocalTrack{local->id(), init.stream_ids});
+    auto t = impl_->TransceiverFor(id);
+    t->sender_impl()->Attach(*impl_, local);
+    return t;
+  });
+}
+
+std::shared_ptr<RtpTransceiver> PeerConnection::AddTransceiver(MediaKind kind, const TransceiverInit& init) {
+  return impl_->RunSync([&]() -> std::shared_ptr<RtpTransceiver> {
+    if (impl_->closed) throw RtcError("InvalidStateError", "the connection is closed");
+    const peer::TransceiverId id =
+        impl_->core->AddTransceiver(ToSdpKind(kind), ToSdpDirection(init.direction), std::nullopt);
+    return impl_->TransceiverFor(id);
+  });
+}
+
+std::vector<std::shared_ptr<RtpTransceiver>> PeerConnection::GetTransceivers() const {
+  return impl_->RunSync([&] {
+    std::vector<std::shared_ptr<RtpTransceiver>> out;
+    if (!impl_->core) return out;
+    for (const auto& state : impl_->core->transceivers()) {
+      if (auto t = impl_->TransceiverFor(state.id)) out.push_back(t);
+    }
+    return out;
+  });
+}
+
+void PeerConnection::OnTrack(std::function<void(const TrackEvent&)> handler) {
+  impl_->RunSync([&] { impl_->on_track = std::move(handler); });
 }
 
 StatsReport PeerConnection::GetStats() const {

@@ -227,6 +227,33 @@ TEST(PeerConnectionTest, CallbacksRunOnOneLoopThreadAndSharedRuntimesCallInline)
   EXPECT_EQ(a.signaling_state(), SignalingState::kStable);
 }
 
+// The loop thread does not wait for the application's thread: an open event or messages that came before
+// their handler was set are delivered once it is (a browser delivers them to handlers set in the same task).
+TEST(PeerConnectionTest, HandlersSetAfterTheEventStillGetIt) {
+  bool a_open = false;
+  std::vector<std::string> received;
+  Pair p;
+  auto channel = p.a.CreateDataChannel("late");
+  p.Negotiate();
+  ASSERT_TRUE(p.Connected());
+  ASSERT_TRUE(
+      p.RunUntil([&] { return channel->ready_state() == DataChannelState::kOpen && !p.b_channels.empty(); }));
+  auto remote = p.b_channels[0];
+  ASSERT_TRUE(p.RunUntil([&] { return remote->ready_state() == DataChannelState::kOpen; }));
+  channel->Send("one");
+  channel->Send("two");
+  ASSERT_TRUE(p.RunUntil([&] { return remote->buffered_amount() == 0 && channel->buffered_amount() == 0; }));
+  channel->OnOpen([&] { p.rec.Do([&] { a_open = true; }); });
+  remote->OnMessage([&](const DataChannelMessage& m) {
+    p.rec.Do([&] { received.emplace_back(m.data.begin(), m.data.end()); });
+  });
+  EXPECT_TRUE(p.RunUntil([&] { return a_open; })) << "the open that had no handler";
+  EXPECT_TRUE(p.RunUntil([&] { return received.size() == 2; })) << "the messages that had no handler";
+  EXPECT_EQ(received, (std::vector<std::string>{"one", "two"}));
+  channel->Send("three");
+  EXPECT_TRUE(p.RunUntil([&] { return received.size() == 3; }));
+}
+
 TEST(PeerConnectionTest, BufferedAmountGrowsAtOnceAndTheLowThresholdFires) {
   size_t received = 0;
   int low_events = 0;

@@ -138,6 +138,9 @@ PeerCore::PeerCore(PeerCoreConfig config, Rng& rng) : config_(std::move(config))
   // RFC 8829 §5.2.1: a session id below 2^63.
   session_id_ = rng_.NextU64() & 0x3fffffffffffffffull;
   cname_ = RandomIceChars(rng_, 16);
+  session::Config media_config;
+  media_config.cname = cname_;
+  media_ = std::make_unique<session::RtpSession>(media_config, rng_);
   sctp_adapter_ = std::make_unique<SctpAdapter>(*this);
   datachannel::ManagerOptions options;
   channels_ = std::make_unique<datachannel::DataChannelManager>(*sctp_adapter_, options);
@@ -185,7 +188,7 @@ void PeerCore::DeliverApplicationData(Timestamp now, ByteSpan data) {
       }
       break;
     case PacketKind::kRtpRtcp:
-      ++counters_.dropped_rtp;
+      media_->HandlePacket(now, data);
       break;
     default:
       ++counters_.dropped_unknown;
@@ -227,6 +230,7 @@ void PeerCore::HandleTimeout(Timestamp now) {
   if (agent_ && agent_->PollTimeout() <= now_) agent_->HandleTimeout(now_);
   if (dtls_ && dtls_->PollTimeout() <= now_) dtls_->HandleTimeout(now_);
   if (sctp_ && sctp_->PollTimeout() <= now_) sctp_->HandleTimeout(now_);
+  if (media_->PollTimeout() <= now_) media_->HandleTimeout(now_);
   Pump(now_);
 }
 
@@ -247,6 +251,7 @@ Timestamp PeerCore::PollTimeout() const {
   if (agent_) t = std::min(t, agent_->PollTimeout());
   if (dtls_) t = std::min(t, dtls_->PollTimeout());
   if (sctp_) t = std::min(t, sctp_->PollTimeout());
+  t = std::min(t, media_->PollTimeout());
   return t;
 }
 
@@ -274,6 +279,9 @@ void PeerCore::EnsureDtls(Timestamp now, dtls::Role role) {
   dtls::DtlsConfig config = config_.dtls_template;
   config.role = role;
   config.certificate = config_.certificate;
+  // RFC 5764: DTLS-SRTP for the media; AEAD_AES_128_GCM preferred (RFC 7714), AES_CM_128_HMAC_SHA1_80 as
+  // fallback.
+  config.srtp_profiles = {dtls::SrtpProfile::kAeadAes128Gcm, dtls::SrtpProfile::kAes128CmSha1_80};
   const Description* remote =
       pending_remote_ ? &*pending_remote_ : (current_remote_ ? &*current_remote_ : nullptr);
   if (remote) {
@@ -327,6 +335,13 @@ void PeerCore::Pump(Timestamp now) {
         switch (e->kind) {
           case dtls::DtlsEvent::Kind::kConnected:
             LOG_DEBUG(kLog, "DTLS connected as " << dtls::ToString(dtls_->role()));
+            if (dtls_->srtp_profile() != dtls::SrtpProfile::kNone) {
+              if (auto keys = dtls_->ExportSrtpKeys(); keys.ok()) {
+                if (Status st = media_->SetSrtpKeys(now, *keys); !st.ok()) {
+                  LOG_WARN(kLog, "SRTP keys refused: " << st.error().reason);
+                }
+              }
+            }
             EnsureSctp(now);
             if (sctp_ && !sctp_connect_sent_) {
               sctp_connect_sent_ = true;
@@ -371,6 +386,14 @@ void PeerCore::Pump(Timestamp now) {
     while (auto e = channels_->PollEvent()) {
       Emit(DataChannelEvent{std::move(*e)});
       progress = true;
+    }
+    while (auto packet = media_->PollTransmit()) {
+      progress = true;
+      SendOnIce(now, *packet);
+    }
+    while (auto e = media_->PollEvent()) {
+      progress = true;
+      HandleMediaEvent(std::move(*e));
     }
     if (!progress) break;
   }
@@ -1006,6 +1029,12 @@ void PeerCore::RestartIce(Timestamp now) {
 void PeerCore::Close(Timestamp now) {
   now_ = std::max(now_, now);
   if (closed_) return;
+  // RFC 3550 §6.6: BYE for what we send, while the keys and the path still work.
+  for (Transceiver& t : transceivers_) {
+    if (t.send_stream) media_->RemoveSendStream(now_, *t.send_stream);
+    t.send_stream.reset();
+  }
+  while (auto packet = media_->PollTransmit()) SendOnIce(now_, *packet);
   if (sctp_) sctp_->Abort("peer connection closed");
   if (sctp_ && dtls_ && dtls_->state() == dtls::DtlsState::kConnected) {
     while (auto packet = sctp_->PollTransmit(now_)) (void)dtls_->Send(*packet);
@@ -1137,6 +1166,11 @@ TransceiverId PeerCore::AddTrack(sdp::MediaType kind, LocalTrack track) {
 void PeerCore::SetSenderTrack(TransceiverId id, std::optional<LocalTrack> track) {
   Transceiver* t = FindTransceiver(id);
   if (!t || t->state.stopped) return;
+  // W3C replaceTrack: the sender's msid (stream ids and id) stays what was negotiated.
+  if (track && t->track) {
+    track->track_id = t->track->track_id;
+    track->stream_ids = t->track->stream_ids;
+  }
   t->state.has_track = track.has_value();
   if (track) t->ever_sent = true;
   t->track = std::move(track);
@@ -1287,6 +1321,187 @@ void PeerCore::ApplyNegotiatedMedia() {
     t.state.codecs = NegotiatedCodecs(agreed);
     t.state.extensions = NegotiatedExtensionIds(agreed);
   }
+  ConfigureMediaStreams();
+}
+
+namespace {
+
+session::Codec ToSessionCodec(const NegotiatedCodec& c) {
+  session::Codec out;
+  out.payload_type = c.payload_type;
+  out.name = c.name;
+  out.clock_rate = c.clock_rate;
+  out.channels = c.channels;
+  out.rtx_payload_type = c.rtx_payload_type;
+  out.fmtp = c.fmtp;
+  out.nack = c.nack;
+  out.pli = c.pli;
+  out.fir = c.fir;
+  out.transport_cc = c.transport_cc;
+  out.remb = c.remb;
+  return out;
+}
+
+bool SameCodec(const session::Codec& a, const session::Codec& b) {
+  return a.payload_type == b.payload_type && a.name == b.name && a.rtx_payload_type == b.rtx_payload_type &&
+         a.nack == b.nack && a.pli == b.pli && a.fir == b.fir && a.transport_cc == b.transport_cc &&
+         a.remb == b.remb;
+}
+
+bool SameReceive(const session::ReceiveStreamConfig& a, const session::ReceiveStreamConfig& b) {
+  if (a.mid != b.mid || a.ssrcs != b.ssrcs || a.rtx_ssrc != b.rtx_ssrc ||
+      a.codecs.size() != b.codecs.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.codecs.size(); ++i) {
+    if (!SameCodec(a.codecs[i], b.codecs[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void PeerCore::ConfigureMediaStreams() {
+  // RFC 8843 §9.1: one extension id space for the BUNDLE group; the first negotiated media section's ids.
+  for (const Transceiver& t : transceivers_) {
+    if (t.state.current_direction && !t.state.codecs.empty()) {
+      const NegotiatedExtensions& e = t.state.extensions;
+      session::Extensions ext;
+      ext.mid = e.mid;
+      ext.rid = e.rid;
+      ext.repaired_rid = e.repaired_rid;
+      ext.abs_send_time = e.abs_send_time;
+      ext.transport_cc = e.transport_cc;
+      ext.audio_level = e.audio_level;
+      ext.video_orientation = e.video_orientation;
+      media_->SetExtensions(ext);
+      break;
+    }
+  }
+  for (Transceiver& t : transceivers_) {
+    const bool negotiated = t.state.current_direction.has_value() && !t.state.stopped && t.state.mid;
+    const session::MediaKind kind =
+        t.state.kind == sdp::MediaType::kAudio ? session::MediaKind::kAudio : session::MediaKind::kVideo;
+    // Send: a negotiated direction that sends, a track, and a codec we can send (the answer's first such).
+    std::optional<session::Codec> send_codec;
+    if (negotiated && sdp::Sends(*t.state.current_direction) && t.track) {
+      for (const NegotiatedCodec& c : t.state.codecs) {
+        if (CanSend(c.name)) {
+          send_codec = ToSessionCodec(c);
+          break;
+        }
+      }
+    }
+    if (!send_codec && t.send_stream) {
+      media_->RemoveSendStream(now_, *t.send_stream);
+      t.send_stream.reset();
+      t.send_codec.reset();
+    } else if (send_codec && !t.send_stream) {
+      session::SendStreamConfig config;
+      config.kind = kind;
+      config.mid = *t.state.mid;
+      config.ssrc = t.state.ssrc;
+      if (t.state.rtx_ssrc) config.rtx_ssrc = t.state.rtx_ssrc;
+      config.codec = *send_codec;
+      config.cname = cname_;
+      auto id = media_->AddSendStream(config);
+      if (id.ok()) {
+        t.send_stream = *id;
+        t.send_codec = send_codec;
+      } else {
+        LOG_WARN(kLog, "cannot send on mid " << *t.state.mid << ": " << id.error().reason);
+      }
+    } else if (send_codec && t.send_stream && !SameCodec(*send_codec, *t.send_codec)) {
+      (void)media_->UpdateSendCodec(*t.send_stream, *send_codec);
+      t.send_codec = send_codec;
+    }
+    // Receive: a negotiated direction that receives, with the codecs we can assemble.
+    std::optional<session::ReceiveStreamConfig> receive;
+    if (negotiated && sdp::Receives(*t.state.current_direction)) {
+      session::ReceiveStreamConfig config;
+      config.kind = kind;
+      config.mid = *t.state.mid;
+      for (const NegotiatedCodec& c : t.state.codecs) {
+        if (CanReceive(c.name)) config.codecs.push_back(ToSessionCodec(c));
+      }
+      if (!t.state.remote_ssrcs.empty()) config.ssrcs.push_back(t.state.remote_ssrcs[0]);
+      if (t.state.remote_ssrcs.size() > 1) config.rtx_ssrc = t.state.remote_ssrcs[1];
+      if (!config.codecs.empty()) receive = std::move(config);
+    }
+    if (t.receive_stream && (!receive || !SameReceive(*receive, *t.receive_config))) {
+      media_->RemoveReceiveStream(*t.receive_stream);
+      t.receive_stream.reset();
+      t.receive_config.reset();
+    }
+    if (receive && !t.receive_stream) {
+      auto id = media_->AddReceiveStream(*receive);
+      if (id.ok()) {
+        t.receive_stream = *id;
+        t.receive_config = std::move(receive);
+      } else {
+        LOG_WARN(kLog, "cannot receive on mid " << *t.state.mid << ": " << id.error().reason);
+      }
+    }
+  }
+}
+
+Status PeerCore::SendMediaFrame(Timestamp now, TransceiverId id, const session::EncodedFrame& frame) {
+  now_ = std::max(now_, now);
+  Transceiver* t = FindTransceiver(id);
+  if (!t || !t->send_stream) return MakeError(ErrorCode::kUnavailable, "the transceiver does not send");
+  Status s = media_->SendFrame(now_, *t->send_stream, frame);
+  Pump(now_);
+  return s;
+}
+
+void PeerCore::ReportDecodeError(Timestamp now, TransceiverId id) {
+  now_ = std::max(now_, now);
+  Transceiver* t = FindTransceiver(id);
+  if (!t || !t->receive_stream) return;
+  media_->ReportDecodeError(now_, *t->receive_stream);
+  Pump(now_);
+}
+
+void PeerCore::HandleMediaEvent(session::Event event) {
+  auto by_receive = [&](session::StreamId stream) -> Transceiver* {
+    for (Transceiver& t : transceivers_) {
+      if (t.receive_stream == stream) return &t;
+    }
+    return nullptr;
+  };
+  auto by_send = [&](session::StreamId stream) -> Transceiver* {
+    for (Transceiver& t : transceivers_) {
+      if (t.send_stream == stream) return &t;
+    }
+    return nullptr;
+  };
+  if (auto* v = std::get_if<session::VideoFrameReceived>(&event)) {
+    if (Transceiver* t = by_receive(v->stream)) {
+      MediaFrameEvent out;
+      out.transceiver = t->state.id;
+      out.is_video = true;
+      out.data.assign(v->frame.data.begin(), v->frame.data.end());
+      out.video = v->frame;
+      out.video.data = {};
+      Emit(std::move(out));
+    }
+  } else if (auto* a = std::get_if<session::AudioFrameReceived>(&event)) {
+    if (Transceiver* t = by_receive(a->stream)) {
+      MediaFrameEvent out;
+      out.transceiver = t->state.id;
+      out.is_video = false;
+      out.data.assign(a->playout.payload.begin(), a->playout.payload.end());
+      out.audio = a->playout;
+      out.audio.payload = {};
+      Emit(std::move(out));
+    }
+  } else if (auto* k = std::get_if<session::KeyFrameRequested>(&event)) {
+    if (Transceiver* t = by_send(k->stream)) Emit(KeyFrameRequestEvent{t->state.id});
+  } else if (auto* b = std::get_if<session::TargetBitrateChanged>(&event)) {
+    for (const auto& [stream, bps] : b->allocation) {
+      if (Transceiver* t = by_send(stream)) Emit(TargetBitrateEvent{t->state.id, bps});
+    }
+  }
 }
 
 // --- Data channels
@@ -1427,6 +1642,69 @@ StatsReport PeerCore::GetStats(Timestamp now, double wall_ms) const {
     st.members["packetsSent"] = s.packets_sent;
     st.members["packetsReceived"] = s.packets_received;
     st.members["unackData"] = s.outstanding_chunks;
+  }
+  // RTP streams (W3C RTCOutboundRtpStreamStats / RTCInboundRtpStreamStats names).
+  const session::Stats media = media_->GetStats();
+  for (const session::OutboundRtpStats& o : media.outbound) {
+    RtcStats& st = add("OT" + std::to_string(o.ssrc), "outbound-rtp");
+    st.members["kind"] = std::string(o.kind == session::MediaKind::kAudio ? "audio" : "video");
+    st.members["mid"] = o.mid;
+    st.members["ssrc"] = static_cast<int64_t>(o.ssrc);
+    st.members["transportId"] = std::string("T01");
+    st.members["mimeType"] =
+        std::string(o.kind == session::MediaKind::kAudio ? "audio/" : "video/") + o.codec;
+    st.members["packetsSent"] = o.packets_sent;
+    st.members["bytesSent"] = o.bytes_sent;
+    st.members["headerBytesSent"] = o.header_bytes_sent;
+    st.members["framesEncoded"] = o.frames_encoded;
+    st.members["keyFramesEncoded"] = o.key_frames_encoded;
+    st.members["nackCount"] = o.nack_count;
+    st.members["pliCount"] = o.pli_count;
+    st.members["firCount"] = o.fir_count;
+    st.members["retransmittedPacketsSent"] = o.retransmitted_packets_sent;
+    st.members["retransmittedBytesSent"] = o.retransmitted_bytes_sent;
+    st.members["targetBitrate"] = static_cast<double>(o.target_bitrate_bps);
+    if (o.remote.valid) {
+      RtcStats& r = add("RI" + std::to_string(o.ssrc), "remote-inbound-rtp");
+      r.members["ssrc"] = static_cast<int64_t>(o.ssrc);
+      r.members["kind"] = st.members["kind"];
+      r.members["localId"] = st.id;
+      r.members["fractionLost"] = o.remote.fraction_lost;
+      r.members["packetsLost"] = o.remote.packets_lost;
+      r.members["jitter"] = o.remote.jitter_seconds;
+      if (o.remote.round_trip_time) {
+        r.members["roundTripTime"] = static_cast<double>(o.remote.round_trip_time->us()) / 1e6;
+      }
+    }
+  }
+  for (const session::InboundRtpStats& in : media.inbound) {
+    RtcStats& st = add("IT" + std::to_string(in.stream), "inbound-rtp");
+    st.members["kind"] = std::string(in.kind == session::MediaKind::kAudio ? "audio" : "video");
+    st.members["mid"] = in.mid;
+    st.members["ssrc"] = static_cast<int64_t>(in.ssrc);
+    st.members["transportId"] = std::string("T01");
+    st.members["mimeType"] =
+        std::string(in.kind == session::MediaKind::kAudio ? "audio/" : "video/") + in.codec;
+    st.members["packetsReceived"] = in.packets_received;
+    st.members["packetsLost"] = in.packets_lost;
+    st.members["bytesReceived"] = in.bytes_received;
+    st.members["jitter"] = in.jitter_seconds;
+    st.members["framesReceived"] = in.frames_received;
+    st.members["keyFramesReceived"] = in.key_frames_received;
+    st.members["framesDropped"] = in.frames_dropped;
+    st.members["nackCount"] = in.nack_count;
+    st.members["pliCount"] = in.pli_count;
+    st.members["firCount"] = in.fir_count;
+    st.members["retransmittedPacketsReceived"] = in.retransmitted_packets_received;
+    st.members["retransmittedBytesReceived"] = in.retransmitted_bytes_received;
+    st.members["packetsDiscarded"] = in.packets_discarded;
+    st.members["jitterBufferDelay"] = static_cast<double>(in.jitter_buffer_delay.us()) / 1e6;
+    st.members["jitterBufferEmittedCount"] = in.jitter_buffer_emitted_count;
+    st.members["concealmentEvents"] = in.concealment_events;
+  }
+  if (media.transport.available_outgoing_bitrate > 0) {
+    transport.members["availableOutgoingBitrate"] =
+        static_cast<double>(media.transport.available_outgoing_bitrate);
   }
   for (datachannel::ChannelHandle h : channels_->handles()) {
     const datachannel::ChannelInfo* info = channels_->Find(h);

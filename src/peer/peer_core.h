@@ -33,6 +33,7 @@
 #include "peer/media_jsep.h"
 #include "sctp/association.h"
 #include "sdp/session_description.h"
+#include "session/rtp_session.h"
 #include "tandem/peer_connection.h"
 
 namespace tandem::peer {
@@ -102,6 +103,24 @@ struct TrackAddedEvent {
 struct TrackEndedEvent {
   TransceiverId transceiver = 0;
 };
+// A received video frame (complete, decodable, in decode order) or an audio playout step, for a transceiver.
+// `data` owns the bytes: point `video.data` / `audio.payload` at it before use (see Bytes()).
+struct MediaFrameEvent {
+  TransceiverId transceiver = 0;
+  bool is_video = true;
+  std::vector<uint8_t> data;
+  media::EncodedVideoFrame video;  // data: empty span (use `data`)
+  media::AudioPlayout audio;       // payload: empty span (use `data`)
+};
+// The peer asked for a key frame on what we send on this transceiver (PLI/FIR).
+struct KeyFrameRequestEvent {
+  TransceiverId transceiver = 0;
+};
+// The bandwidth estimate's share for what we send on this transceiver (encoder target).
+struct TargetBitrateEvent {
+  TransceiverId transceiver = 0;
+  int64_t bps = 0;
+};
 // Requests for the driver (from ICE).
 struct OpenStreamRequest {
   ice::OpenStream request;
@@ -115,7 +134,8 @@ struct ResolveHostnameRequest {
 using PeerEvent =
     std::variant<IceCandidateEvent, SignalingStateEvent, IceGatheringStateEvent, IceConnectionStateEvent,
                  ConnectionStateEvent, NegotiationNeededEvent, DataChannelEvent, OpenStreamRequest,
-                 CloseStreamRequest, ResolveHostnameRequest, TrackAddedEvent, TrackEndedEvent>;
+                 CloseStreamRequest, ResolveHostnameRequest, TrackAddedEvent, TrackEndedEvent,
+                 MediaFrameEvent, KeyFrameRequestEvent, TargetBitrateEvent>;
 
 struct PeerCoreCounters {
   uint64_t dropped_before_dtls =
@@ -197,6 +217,12 @@ class PeerCore {
   void StopTransceiver(TransceiverId id);
   std::vector<TransceiverState> transceivers() const;
   std::optional<TransceiverState> transceiver(TransceiverId id) const;
+  // One encoded frame (video) or Opus packet (audio) of the transceiver's sender. kUnavailable while it does
+  // not send (not negotiated yet, direction, no keys), or the session's error.
+  Status SendMediaFrame(Timestamp now, TransceiverId id, const session::EncodedFrame& frame);
+  // The decoder of the transceiver's receiver failed on a frame: resynchronize on a key frame (PLI).
+  void ReportDecodeError(Timestamp now, TransceiverId id);
+  const session::RtpSession& media_session() const { return *media_; }
 
   // --- Data channels ---
   JsepResult<datachannel::ChannelHandle> CreateDataChannel(const datachannel::ChannelInit& init);
@@ -242,6 +268,10 @@ class PeerCore {
     bool receiving = false;  // a remote track was announced (TrackAddedEvent) and not ended
     std::optional<sdp::Direction> answered_direction;  // what our last answer said, for negotiation-needed
     std::optional<sdp::Direction> offered_reversed;    // the peer's offered direction, reversed
+    // The RTP session's streams for this transceiver, and what they were configured with.
+    std::optional<session::StreamId> send_stream, receive_stream;
+    std::optional<session::Codec> send_codec;
+    std::optional<session::ReceiveStreamConfig> receive_config;
   };
 
   void EnsureAgent(Timestamp now, ice::Role role);
@@ -264,6 +294,9 @@ class PeerCore {
   void ApplyRemoteMedia(const MSection& section, const sdp::MediaDescription& m, bool is_offer);
   // A negotiation completed (stable again): what each transceiver now sends and receives, with which codecs.
   void ApplyNegotiatedMedia();
+  // Creates, updates and removes the RTP session's streams to match the transceivers' negotiated state.
+  void ConfigureMediaStreams();
+  void HandleMediaEvent(session::Event event);
   // After a rollback: transceivers whose section went away lose their mid.
   void ForgetUnusedMids();
   // Moves data between the cores until nothing is left to do.
@@ -311,6 +344,7 @@ class PeerCore {
   bool sctp_connect_sent_ = false;
   std::unique_ptr<SctpAdapter> sctp_adapter_;
   std::unique_ptr<datachannel::DataChannelManager> channels_;
+  std::unique_ptr<session::RtpSession> media_;
   std::optional<ice::Transmit> stream_payload_pending_;
 
   // W3C states.
