@@ -5,6 +5,10 @@
 //   tandem peer recv --server URL --room NAME --out F  receive one file into F
 //   tandem peer chat --server URL --room NAME          stdin lines out, chat messages in
 //   tandem peer echo --server URL --room NAME          echo every message on every channel (a test peer)
+//   tandem peer call --server URL --room NAME [--send-video testsrc|FILE.ivf] [--send-audio tone|FILE.ogg]
+//                    [--record DIR] [--duration S]      a media participant: sends a test pattern/tone or
+//                                                       files, records and decodes what arrives; prints one
+//                                                       JSON line per received track at the end
 //
 // The file and chat formats are the demo page's (web/app.js): on the "file" channel
 // {"type":"file-start",...}, binary chunks, {"type":"file-end","sha256"}, answered by
@@ -14,6 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +36,7 @@
 #include "core/log.h"
 #include "net/event_loop.h"
 #include "options.h"
+#include "tandem/media.h"
 
 namespace tandem::cli {
 namespace {
@@ -51,6 +57,11 @@ struct PeerFlags {
   std::vector<std::string> ice_urls;
   uint64_t timeout_seconds = 300;
   uint64_t duration_seconds = 0;
+  // call
+  std::string send_video;  // "", "testsrc" or an IVF file
+  std::string send_audio;  // "", "tone" or an Ogg Opus file
+  std::string video_size = "640x480";
+  std::string record_dir;
   bool insecure = false;
   bool quiet = false;
 };
@@ -428,11 +439,118 @@ class Echo {
   uint64_t messages_ = 0, bytes_ = 0;
 };
 
+// --- call
+
+// A media participant: one set of local tracks per remote peer, added when our side of that connection is set
+// up (so that they are in our offer, or reuse the transceivers of theirs); every remote track decoded (and
+// recorded with --record), counted, and summarized at the end.
+class Call {
+ public:
+  explicit Call(const PeerFlags& flags) : flags_(flags) {
+    if (std::sscanf(flags.video_size.c_str(), "%dx%d", &width_, &height_) != 2 || width_ < 16 ||
+        height_ < 16 || width_ > 3840 || height_ > 2160) {
+      throw UsageError("--video-size: expected WIDTHxHEIGHT between 16x16 and 3840x2160");
+    }
+  }
+
+  void OnLocalSetup(client::RemotePeer& peer) {
+    PeerConnection& pc = peer.connection();
+    const std::vector<std::string> streams = {"tandem-" + peer.id()};
+    if (flags_.send_video == "testsrc") {
+      pc.AddTrack(CreateTestPatternTrack({.width = width_, .height = height_, .fps = 30}), streams);
+    } else if (!flags_.send_video.empty()) {
+      pc.AddTrack(CreateIvfFileTrack(flags_.send_video), streams);
+    }
+    if (flags_.send_audio == "tone") {
+      pc.AddTrack(CreateToneTrack({}), streams);
+    } else if (!flags_.send_audio.empty()) {
+      pc.AddTrack(CreateOggOpusFileTrack(flags_.send_audio), streams);
+    }
+  }
+
+  void OnTrack(client::RemotePeer& peer, const TrackEvent& e) {
+    auto received = std::make_shared<Received>();
+    received->peer = peer.identity();
+    received->kind = ToString(e.track->kind());
+    received->track = e.track;
+    e.track->OnVideoFrame([received](const VideoFrame& f) {
+      std::lock_guard lock(received->mutex);
+      ++received->frames;
+      received->width = f.width;
+      received->height = f.height;
+    });
+    e.track->OnAudioFrame([received](const AudioFrame& f) {
+      std::lock_guard lock(received->mutex);
+      ++received->frames;
+      received->samples += f.samples.size() / std::max(1, f.channels);
+      received->sample_rate = f.sample_rate;
+    });
+    if (!flags_.record_dir.empty()) {
+      std::string name = peer.identity() + "-" + received->kind + "-" + std::to_string(tracks_.size());
+      for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+      received->file =
+          flags_.record_dir + "/" + name + (e.track->kind() == MediaKind::kVideo ? ".ivf" : ".ogg");
+      try {
+        e.track->Record(received->file);
+      } catch (const RtcError& error) {
+        std::fprintf(stderr, "tandem peer call: cannot record %s: %s\n", received->file.c_str(),
+                     error.what());
+        received->file.clear();
+      }
+    }
+    if (!flags_.quiet)
+      std::fprintf(stderr, "receiving %s from %s\n", received->kind.c_str(), peer.identity().c_str());
+    std::lock_guard lock(mutex_);
+    tracks_.push_back(std::move(received));
+  }
+
+  // Finishes the recordings and prints one JSON line per received track.
+  void Report() {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : tracks_) {
+      if (!r->file.empty()) r->track->StopRecording();
+      const TrackStats stats = r->track->stats();
+      std::lock_guard track_lock(r->mutex);
+      nlohmann::json line = {{"event", "track"},
+                             {"peer", r->peer},
+                             {"kind", r->kind},
+                             {"framesDecoded", r->frames},
+                             {"keyFrames", stats.key_frames},
+                             {"bytes", stats.bytes},
+                             {"decodeErrors", stats.decode_errors},
+                             {"ended", r->track->ended()}};
+      if (r->kind == "video") {
+        line["width"] = r->width;
+        line["height"] = r->height;
+      } else {
+        line["samples"] = r->samples;
+        line["sampleRate"] = r->sample_rate;
+      }
+      if (!r->file.empty()) line["file"] = r->file;
+      std::printf("%s\n", line.dump().c_str());
+    }
+  }
+
+ private:
+  struct Received {
+    std::string peer, kind, file;
+    std::shared_ptr<MediaStreamTrack> track;
+    std::mutex mutex;
+    uint64_t frames = 0, samples = 0;
+    int width = 0, height = 0, sample_rate = 0;
+  };
+  const PeerFlags& flags_;
+  int width_ = 0, height_ = 0;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<Received>> tracks_;
+};
+
 }  // namespace
 
 int RunPeerCommand(const std::vector<std::string>& all_args) {
   static const char* kUsage =
-      "tandem peer send FILE | recv --out FILE | chat | echo  --server URL --room NAME [options]";
+      "tandem peer send FILE | recv --out FILE | chat | echo | call  --server URL --room NAME [options]";
   if (all_args.empty() || all_args[0] == "--help" || all_args[0] == "-h") {
     std::printf("Usage: %s\n", kUsage);
     if (all_args.empty()) return 2;
@@ -469,19 +587,24 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
                 flags.timeout_seconds = ParseUnsigned("timeout", v, 86400);
               }});
   parser.Add(
-      {"duration", "SECONDS", "echo/chat: leave after this long (default: until done or interrupted)",
+      {"duration", "SECONDS", "echo/chat/call: leave after this long (default: until done or interrupted)",
        [&flags](const std::string& v) { flags.duration_seconds = ParseUnsigned("duration", v, 86400); }});
   parser.Add({"max-message-size", "BYTES", "largest data channel message accepted (default 262144)",
               [&flags](const std::string& v) {
                 flags.room.max_message_size = ParseUnsigned("max-message-size", v, 1 << 30);
               }});
+  parser.String("send-video", "testsrc|FILE.ivf", "call: send a test pattern or a VP8 IVF file",
+                &flags.send_video);
+  parser.String("send-audio", "tone|FILE.ogg", "call: send a tone or an Ogg Opus file", &flags.send_audio);
+  parser.String("video-size", "WxH", "call: test pattern size (default 640x480)", &flags.video_size);
+  parser.String("record", "DIR", "call: record every received track into DIR (IVF / Ogg)", &flags.record_dir);
   parser.Flag("insecure", "do not verify TLS certificates (self-signed development servers)",
               &flags.insecure);
   parser.Flag("quiet", "no progress output", &flags.quiet);
   parser.String("log-level", "LEVEL", "trace, debug, info, warning (default), error", &flags.log_level);
   if (!parser.Parse(args)) return 0;
-  if (mode != "send" && mode != "recv" && mode != "chat" && mode != "echo") {
-    throw UsageError("expected send, recv, chat or echo: " + std::string(kUsage));
+  if (mode != "send" && mode != "recv" && mode != "chat" && mode != "echo" && mode != "call") {
+    throw UsageError("expected send, recv, chat, echo or call: " + std::string(kUsage));
   }
   if (flags.room.room.empty()) throw UsageError("--room is required");
   if (mode == "send" && flags.file.empty()) throw UsageError("send needs a FILE");
@@ -504,6 +627,8 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
   std::unique_ptr<Receiver> receiver;
   std::unique_ptr<Chat> chat;
   Echo echo;
+  std::unique_ptr<Call> call;
+  if (mode == "call") call = std::make_unique<Call>(flags);
   if (mode == "send") {
     sender = std::make_unique<Sender>(flags, outcome);
     if (!sender->Open()) {
@@ -531,6 +656,12 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
     if (chat) chat->OnChannel(peer, channel);
     if (mode == "echo") echo.OnChannel(peer, channel);
   };
+  handlers.on_local_setup = [&](client::RemotePeer& peer) {
+    if (call) call->OnLocalSetup(peer);
+  };
+  handlers.on_track = [&](client::RemotePeer& peer, const TrackEvent& e) {
+    if (call) call->OnTrack(peer, e);
+  };
   handlers.on_connection_state = [&](client::RemotePeer& peer, PeerConnectionState state) {
     if (!flags.quiet)
       std::fprintf(stderr, "connection to %s: %s\n", peer.identity().c_str(), ToString(state));
@@ -540,7 +671,7 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
     if (fatal) outcome.Finish(1);
   };
   // An echo bot runs until it is told to stop: that is its normal end.
-  StartSignalWatcher([&] { outcome.Finish(mode == "echo" ? 0 : 130); });
+  StartSignalWatcher([&] { outcome.Finish(mode == "echo" || mode == "call" ? 0 : 130); });
   client::RoomClient room(flags.room, std::move(handlers));
   if (mode == "chat") chat = std::make_unique<Chat>(room, outcome);
   room.Start();
@@ -565,6 +696,7 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
                  static_cast<unsigned long long>(limit));
     code = 1;
   }
+  if (call) call->Report();
   if (mode == "echo") {
     std::printf("echoed %llu messages, %llu bytes\n", static_cast<unsigned long long>(echo.messages()),
                 static_cast<unsigned long long>(echo.bytes()));

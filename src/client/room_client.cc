@@ -257,6 +257,9 @@ RemotePeer& RoomClient::AddPeer(const std::string& id, const std::string& identi
   pc.OnDataChannel([this, p](std::shared_ptr<DataChannel> channel) {
     if (handlers_.on_channel) handlers_.on_channel(*p, std::move(channel), false);
   });
+  pc.OnTrack([this, p](const TrackEvent& e) {
+    if (handlers_.on_track) handlers_.on_track(*p, e);
+  });
   pc.OnConnectionStateChange([this, p](PeerConnectionState state) {
     if (handlers_.on_connection_state) handlers_.on_connection_state(*p, state);
   });
@@ -290,6 +293,13 @@ void RoomClient::SetUpLocal(RemotePeer& peer) {
     } catch (const RtcError& e) {
       Fail("datachannel",
            std::string("cannot create channel ") + options_.channels[i].label + ": " + e.what(), false);
+    }
+  }
+  if (handlers_.on_local_setup) {
+    try {
+      handlers_.on_local_setup(peer);
+    } catch (const RtcError& e) {
+      Fail("media", std::string("cannot add local media: ") + e.what(), false);
     }
   }
 }

@@ -76,6 +76,12 @@ class RoomClient {
     // A data channel of a peer: a room channel (`local` true) or one the peer opened in-band.
     std::function<void(RemotePeer&, std::shared_ptr<DataChannel>, bool local)> on_channel;
     std::function<void(RemotePeer&, PeerConnectionState)> on_connection_state;
+    // Our side of a connection is being set up (before our offer, or before our answer to theirs): the place
+    // to AddTrack, so that the tracks are in that very offer or answer (addTrack then reuses the
+    // transceivers of their offer).
+    std::function<void(RemotePeer&)> on_local_setup;
+    // A remote track arrived (W3C "track" event).
+    std::function<void(RemotePeer&, const TrackEvent&)> on_track;
     // A signaling or negotiation problem; `fatal` ends the session (closed socket, refused token...).
     std::function<void(const std::string& code, const std::string& message, bool fatal)> on_error;
   };

@@ -1,0 +1,123 @@
+// End to end, media: Tandem's native peer (`tandem peer call`: our SRTP, RTP/RTCP, VP8 and Opus) in a room with
+// the demo page in headless Chromium (Google's WebRTC, fake camera and microphone). Both ways in one call: the
+// page decodes the native test pattern and tone, the native peer decodes and records the page's camera and
+// microphone; then the page removes its camera mid-call (renegotiation) and the native side sees the track end.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { demoUrl, launchBrowser, log, openDemo, screenshot, startServer, uniqueRoom, waitFor } from './harness.mjs';
+import { runPeer } from './peer_process.mjs';
+
+/** The page's RTP facts for its connection to `identity`, from RTCPeerConnection.getStats(). */
+function rtpFacts(page, identity) {
+  return page.evaluate(async (who) => {
+    const peer = [...(window.tandemDemo.room?.peers.values() ?? [])].find((p) => p.identity === who);
+    if (!peer) return null;
+    const facts = { connectionState: peer.pc.connectionState, in: {}, out: {} };
+    (await peer.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp') {
+        facts.in[s.kind] = {
+          framesDecoded: s.framesDecoded, frameWidth: s.frameWidth, frameHeight: s.frameHeight, packetsLost: s.packetsLost,
+          packetsReceived: s.packetsReceived, totalSamplesReceived: s.totalSamplesReceived, codec: s.codecId, nackCount: s.nackCount,
+          keyFramesDecoded: s.keyFramesDecoded,
+        };
+      }
+      if (s.type === 'outbound-rtp') facts.out[s.kind] = { framesEncoded: s.framesEncoded, packetsSent: s.packetsSent, frameWidth: s.frameWidth };
+    });
+    for (const kind of Object.keys(facts.in)) {
+      const codec = (await peer.pc.getStats()).get(facts.in[kind].codec);
+      facts.in[kind].mimeType = codec?.mimeType;
+    }
+    return facts;
+  }, identity);
+}
+
+/** The JSON lines `tandem peer call` prints at its end, one per received track. */
+function trackReports(output) {
+  return output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)).filter((r) => r.event === 'track');
+}
+
+describe('native media with Chromium', { timeout: 300000 }, () => {
+  let server;
+  let browser;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-media-e2e-'));
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    const status = await server?.stop();
+    fs.rmSync(scratch, { recursive: true, force: true });
+    assert.equal(status?.code, 0, 'tandem serve exits 0 on SIGTERM');
+  });
+
+  it('sends and receives video and audio both ways, records, and follows a renegotiation', { timeout: 180000 }, async () => {
+    const room = uniqueRoom('media');
+    const native = runPeer(['call', '--server', server.url, '--room', room, '--identity', 'native-cam', '--send-video', 'testsrc',
+      '--video-size', '320x240', '--send-audio', 'tone', '--record', scratch, '--duration', '150'], 'media-native');
+    const page = await openDemo(browser, demoUrl(server, { room, name: 'Mia', autojoin: 1 }), 'media-page');
+    await page.getByTestId('call').waitFor({ state: 'visible' });
+
+    // (1) The page decodes what the native peer sends: VP8 at the test pattern's size, Opus audio.
+    const facts = await waitFor('the page decodes the native video and audio', async () => {
+      const f = await rtpFacts(page, 'native-cam');
+      return f?.connectionState === 'connected' && f.in.video?.framesDecoded > 60 && f.in.audio?.totalSamplesReceived > 96000 &&
+        f.out.video?.framesEncoded > 60 && f;
+    }, { timeout: 45000 });
+    log('page facts', JSON.stringify(facts));
+    assert.equal(facts.in.video.frameWidth, 320);
+    assert.equal(facts.in.video.frameHeight, 240);
+    assert.equal(facts.in.video.mimeType, 'video/VP8');
+    assert.equal(facts.in.audio.mimeType, 'audio/opus');
+    assert.ok(facts.in.video.keyFramesDecoded >= 1);
+    const playing = await page.getByTestId('remote-video').evaluate((v) => ({ w: v.videoWidth, h: v.videoHeight, paused: v.paused }));
+    assert.deepEqual(playing, { w: 320, h: 240, paused: false }, 'the page plays the native test pattern');
+    await screenshot(page, 'media-page-with-native-test-pattern');
+
+    // (2) Renegotiation mid-call: the page stops sending its camera; the native side's remote video ends while
+    // the call (and the native video to the page) goes on.
+    await page.evaluate(async () => {
+      const peer = [...window.tandemDemo.room.peers.values()].find((p) => p.identity === 'native-cam');
+      const sender = peer.pc.getSenders().find((s) => s.track?.kind === 'video');
+      peer.pc.removeTrack(sender);
+    });
+    const before = facts.in.video.framesDecoded;
+    await waitFor('renegotiated, native video still decoded', async () => {
+      const f = await rtpFacts(page, 'native-cam');
+      return f.connectionState === 'connected' && f.in.video.framesDecoded > before + 60 &&
+        await page.evaluate(() => [...window.tandemDemo.room.peers.values()][0].pc.signalingState === 'stable');
+    }, { timeout: 30000 });
+
+    // (3) What the native peer received: the page's camera and microphone, decoded and recorded.
+    const { code, output } = await native.stop();
+    assert.equal(code, 0, output);
+    const reports = trackReports(output);
+    log('native reports', JSON.stringify(reports));
+    const video = reports.find((r) => r.kind === 'video');
+    const audio = reports.find((r) => r.kind === 'audio');
+    assert.ok(video && audio, `a video and an audio track from the page: ${output}`);
+    assert.equal(video.peer, 'Mia');
+    assert.ok(video.framesDecoded > 30, `native decoded ${video.framesDecoded} video frames`);
+    assert.ok(video.width >= 160 && video.height >= 120, `decoded size ${video.width}x${video.height}`);
+    assert.equal(video.decodeErrors, 0);
+    assert.ok(video.keyFrames >= 1);
+    assert.equal(video.ended, true, 'the removed camera track ended at the native side');
+    assert.ok(audio.samples > 48000, `native decoded ${audio.samples} audio samples`);
+    assert.equal(audio.sampleRate, 48000);
+    assert.equal(audio.ended, false);
+    // The recordings: an IVF file of VP8 frames and an Ogg Opus file (decodability is checked by the C++ tests).
+    const ivf = fs.readFileSync(video.file);
+    assert.equal(ivf.subarray(0, 4).toString(), 'DKIF');
+    assert.equal(ivf.subarray(8, 12).toString(), 'VP80');
+    assert.ok(ivf.length > 20000, `IVF of ${ivf.length} bytes`);
+    const ogg = fs.readFileSync(audio.file);
+    assert.equal(ogg.subarray(0, 4).toString(), 'OggS');
+    assert.ok(ogg.includes(Buffer.from('OpusHead')) && ogg.includes(Buffer.from('OpusTags')));
+    assert.ok(ogg.length > 5000, `Ogg of ${ogg.length} bytes`);
+    await page.close();
+  });
+});
