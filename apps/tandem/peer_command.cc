@@ -505,6 +505,32 @@ class Call {
     tracks_.push_back(std::move(received));
   }
 
+  // One JSON line per connection with its RTP counters (W3C stats names), on the room's loop thread.
+  static void ReportConnections(client::RoomClient& room) {
+    std::promise<void> done;
+    room.Post([&] {
+      for (auto& [id, peer] : room.peers()) {
+        const StatsReport report = peer->connection().GetStats();
+        nlohmann::json line = {{"event", "rtp"}, {"peer", peer->identity()}};
+        for (const char* type : {"inbound-rtp", "outbound-rtp"}) {
+          for (const RtcStats* s : report.OfType(type)) {
+            nlohmann::json counters;
+            for (const char* name :
+                 {"packetsReceived", "packetsLost", "nackCount", "pliCount", "firCount",
+                  "retransmittedPacketsReceived", "packetsSent", "retransmittedPacketsSent", "framesDecoded",
+                  "framesEncoded", "keyFramesDecoded", "framesDropped"}) {
+              if (auto v = s->Number(name)) counters[name] = *v;
+            }
+            line[type][s->String("kind").value_or("?")] = counters;
+          }
+        }
+        std::printf("%s\n", line.dump().c_str());
+      }
+      done.set_value();
+    });
+    done.get_future().wait_for(std::chrono::seconds(10));
+  }
+
   // Finishes the recordings and prints one JSON line per received track.
   void Report() {
     std::lock_guard lock(mutex_);
@@ -597,6 +623,12 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
                 &flags.send_video);
   parser.String("send-audio", "tone|FILE.ogg", "call: send a tone or an Ogg Opus file", &flags.send_audio);
   parser.String("video-size", "WxH", "call: test pattern size (default 640x480)", &flags.video_size);
+  parser.Add({"simulate-loss", "PERCENT",
+              "call: drop this share of RTP/RTCP packets both ways (loss recovery tests)",
+              [&flags](const std::string& v) {
+                flags.room.simulated_media_loss =
+                    static_cast<double>(ParseUnsigned("simulate-loss", v, 50)) / 100;
+              }});
   parser.String("record", "DIR", "call: record every received track into DIR (IVF / Ogg)", &flags.record_dir);
   parser.Flag("insecure", "do not verify TLS certificates (self-signed development servers)",
               &flags.insecure);
@@ -696,7 +728,10 @@ int RunPeerCommand(const std::vector<std::string>& all_args) {
                  static_cast<unsigned long long>(limit));
     code = 1;
   }
-  if (call) call->Report();
+  if (call) {
+    Call::ReportConnections(room);
+    call->Report();
+  }
   if (mode == "echo") {
     std::printf("echoed %llu messages, %llu bytes\n", static_cast<unsigned long long>(echo.messages()),
                 static_cast<unsigned long long>(echo.bytes()));

@@ -86,6 +86,9 @@ struct RtcConfiguration {
   uint16_t port_range_end = 0;
   // Verify TURN-over-TLS (turns:) server certificates against the system CA store.
   bool verify_turns_certificates = true;
+  // Testing and demos of loss recovery: drop this fraction (0..1) of the RTP/RTCP datagrams sent and received
+  // on host candidates, at random (NACK/RTX, PLI and the bandwidth estimate then have work to do).
+  double simulated_media_loss = 0;
 };
 
 enum class SdpType { kOffer, kPranswer, kAnswer, kRollback };

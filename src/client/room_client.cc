@@ -227,6 +227,7 @@ RemotePeer& RoomClient::AddPeer(const std::string& id, const std::string& identi
   config.runtime = runtime_;
   config.host_addresses = options_.host_addresses;
   config.max_message_size = options_.max_message_size;
+  config.simulated_media_loss = options_.simulated_media_loss;
   config.verify_turns_certificates = options_.verify_tls;
   peer.pc_ = std::make_unique<PeerConnection>(config);
   PeerConnection& pc = *peer.pc_;

@@ -43,6 +43,8 @@ struct RoomOptions {
   // Beyond what the SDK offers: the local addresses to gather on (all when empty).
   std::vector<std::string> host_addresses;
   size_t max_message_size = 256 * 1024;
+  // RtcConfiguration::simulated_media_loss (testing loss recovery).
+  double simulated_media_loss = 0;
 };
 
 // A remote peer of the room and our connection to it.

@@ -8,11 +8,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <future>
 #include <mutex>
+#include <random>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -142,6 +144,9 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::shared_ptr<Runtime> runtime;
   net::EventLoop& loop;
   SecureRng rng;
+  double simulated_media_loss = 0;
+  std::minstd_rand loss_rng{std::random_device{}()};
+  uint64_t simulated_losses = 0;
   std::unique_ptr<peer::PeerCore> core;
   struct HostSocket {
     ice::EndpointId id;
@@ -221,6 +226,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
     core_config.certificate = certificate.impl()->certificate;
     verify_turns = config.verify_turns_certificates;
     max_message_size = config.max_message_size;
+    simulated_media_loss = std::clamp(config.simulated_media_loss, 0.0, 1.0);
     const std::vector<IpAddress> addresses = HostAddresses(config);
     RunSync([&] {
       core = std::make_unique<peer::PeerCore>(std::move(core_config), rng);
@@ -257,11 +263,20 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
       if (!self || !core) return;
       const Timestamp now = Now();
       for (const auto& d : batch) {
+        if (SimulateMediaLoss(d.data)) continue;
         core->HandleReceive(now, id, d.from, d.data);
         SendTransmits();
       }
       Flush();
     });
+  }
+
+  // RtcConfiguration::simulated_media_loss: RTP/RTCP only (RFC 7983: first byte 128-191).
+  bool SimulateMediaLoss(ByteSpan datagram) {
+    if (simulated_media_loss <= 0 || datagram.empty() || datagram[0] < 128 || datagram[0] > 191) return false;
+    if (std::uniform_real_distribution<double>(0, 1)(loss_rng) >= simulated_media_loss) return false;
+    ++simulated_losses;
+    return true;
   }
 
   void SendTransmits() {
@@ -272,7 +287,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
       }
       for (auto& h : hosts) {
         if (h.id == t->endpoint) {
-          h.socket->Send(t->destination, t->data);
+          if (!SimulateMediaLoss(t->data)) h.socket->Send(t->destination, t->data);
           break;
         }
       }
