@@ -31,6 +31,13 @@ if [[ -f bench/signaling/run.sh ]]; then
   bash bench/signaling/run.sh 2>&1 | tee "$out/signaling.txt" || status=1
 fi
 
+if [[ -f bench/datachannel/run.sh && -x "$build_dir/bench/datachannel/dc_bench" ]]; then
+  # libtandem native <-> native against Chromium <-> Chromium (in a network namespace).
+  echo "== bench/datachannel/run.sh"
+  bash bench/datachannel/run.sh --dc-bench "$PWD/$build_dir/bench/datachannel/dc_bench" --rounds 3 \
+    --json "$out/datachannel.json" 2>&1 | tee "$out/datachannel.txt" || status=1
+fi
+
 ran=0
 while IFS= read -r bin; do
   # Google Benchmark binaries link libbenchmark (or carry its flag names when static); load tools are skipped.
