@@ -17,7 +17,9 @@ void PrintUsage() {
       "  turn      STUN/TURN server (RFC 8489, RFC 8656) over UDP, TCP and TLS\n"
       "  stun      STUN-only server (Binding, RFC 5780 behaviour discovery)\n"
       "  signal    signaling server: rooms, tokens, WebSocket signaling, HTTP API, web UI\n"
-      "  peer      native participant in a room: send/recv files, chat, echo (test peer)\n"
+      "  peer      native participant in a room: send/recv files, chat, echo (test peer), call "
+      "(audio/video)\n"
+      "  media     inspect recordings: decode IVF (VP8) and Ogg Opus files, print what they hold\n"
       "  version   print the version\n\n"
       "Run 'tandem <command> --help' for the options of a command.\n");
 }
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return tandem::cli::RunServeCommand(args);
     if (command == "signal") return tandem::cli::RunSignalCommand(args);
     if (command == "peer") return tandem::cli::RunPeerCommand(args);
+    if (command == "media") return tandem::cli::RunMediaCommand(args);
     if (command == "version" || command == "--version") {
       std::printf("tandem %s\n", TANDEM_VERSION);
       return 0;
