@@ -133,6 +133,40 @@ TEST(PeerMediaTest, BothSidesSendOnOneTransceiverEach) {
   EXPECT_EQ(p.a.GetTransceivers()[0]->current_direction(), TransceiverDirection::kSendRecv);
 }
 
+// A receive-only transceiver answered with media, then replaceTrack: the new source's frames arrive without
+// renegotiation (W3C §5.2 replaceTrack), and a direction change to inactive stops them with one.
+TEST(PeerMediaTest, RecvOnlyTransceiverReplaceTrackAndDirection) {
+  RemoteMedia at_a;
+  Pair p;
+  Watch(p, p.a, at_a);
+  auto transceiver = p.a.AddTransceiver(MediaKind::kVideo, {.direction = TransceiverDirection::kRecvOnly});
+  ASSERT_TRUE(transceiver);
+  EXPECT_EQ(transceiver->direction(), TransceiverDirection::kRecvOnly);
+  p.a.SetLocalDescription(p.a.CreateOffer());
+  p.b.SetRemoteDescription(*p.a.LocalDescription());
+  auto sender = p.b.AddTrack(CreateTestPatternTrack({.width = 160, .height = 120, .fps = 30}));
+  ASSERT_TRUE(sender);
+  p.b.SetLocalDescription(p.b.CreateAnswer());
+  p.a.SetRemoteDescription(*p.b.LocalDescription());
+  ASSERT_TRUE(p.Connected());
+  EXPECT_EQ(transceiver->current_direction(), TransceiverDirection::kRecvOnly);
+  ASSERT_TRUE(p.RunUntil([&] { return at_a.video_frames >= 10; }));
+
+  sender->ReplaceTrack(CreateTestPatternTrack({.width = 320, .height = 180, .fps = 30}));
+  ASSERT_TRUE(p.RunUntil([&] { return at_a.width == 320 && at_a.height == 180; }))
+      << "the replacement's frames arrive on the same stream";
+  EXPECT_EQ(p.a.signaling_state(), SignalingState::kStable) << "no renegotiation was needed";
+
+  transceiver->SetDirection(TransceiverDirection::kInactive);
+  p.Negotiate();
+  ASSERT_TRUE(
+      p.RunUntil([&] { return transceiver->current_direction() == TransceiverDirection::kInactive; }));
+  int after = 0;
+  ASSERT_TRUE(p.RunUntil([&] { return at_a.ended == 1; })) << "the remote track ends when we stop receiving";
+  p.rec.Do([&] { after = at_a.video_frames; });
+  EXPECT_FALSE(p.RunUntil([&] { return at_a.video_frames > after + 3; }, std::chrono::milliseconds(500)));
+}
+
 TEST(PeerMediaTest, RecordedFilesPlayBack) {
   RemoteMedia at_b;
   Pair p;
