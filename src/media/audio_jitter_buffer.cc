@@ -12,7 +12,8 @@ TimeDelta SamplesToTime(int64_t samples) { return TicksToTime(samples, kOpusCloc
 
 }  // namespace
 
-AudioJitterBuffer::AudioJitterBuffer(const AudioJitterBufferConfig& config) : config_(config) {
+AudioJitterBuffer::AudioJitterBuffer(const AudioJitterBufferConfig& config)
+    : config_(config), transit_(config.timing_window) {
   const size_t capacity = std::clamp<size_t>(config.capacity, 4, 1024);
   pool_.resize(capacity);
   free_.reserve(capacity);
@@ -28,35 +29,18 @@ AudioJitterBuffer::AudioJitterBuffer(const AudioJitterBufferConfig& config) : co
 
 const AudioJitterBufferStats& AudioJitterBuffer::stats() const {
   stats_.current_delay = target_;
-  stats_.jitter = TimeDelta::Micros(std::max(variation_max_current_, variation_max_previous_));
+  stats_.jitter = transit_.jitter();
   return stats_;
 }
 
 void AudioJitterBuffer::UpdateTiming(Timestamp now, int64_t timestamp) {
-  // As in the video buffer: the windowed minimum of (arrival - media time) is the baseline, the windowed
-  // maximum of the excess over it the jitter that the delay must cover.
-  const int64_t transit = now.us() - MediaMicros(timestamp);
-  if (!timing_valid_) {
-    timing_valid_ = true;
-    bucket_start_ = now;
-    transit_min_current_ = transit_min_previous_ = transit;
-    variation_max_current_ = variation_max_previous_ = 0;
-  } else if (now - bucket_start_ >= config_.timing_window / 2) {
-    transit_min_previous_ = transit_min_current_;
-    variation_max_previous_ = variation_max_current_;
-    transit_min_current_ = transit;
-    variation_max_current_ = 0;
-    bucket_start_ = now;
-  } else {
-    transit_min_current_ = std::min(transit_min_current_, transit);
-  }
-  variation_max_current_ = std::max(variation_max_current_, transit - BaseTransit());
-  const TimeDelta jitter = TimeDelta::Micros(std::max(variation_max_current_, variation_max_previous_));
+  transit_.Add(now, now.us() - MediaMicros(timestamp));
+  const TimeDelta jitter = transit_.jitter();
   target_ = std::clamp(config_.target_delay + jitter, config_.min_delay, config_.max_delay);
 }
 
 TimeDelta AudioJitterBuffer::EffectiveDelay() const {
-  return TimeDelta::Micros(next_time_.us() - (MediaMicros(next_ts_) + BaseTransit()));
+  return TimeDelta::Micros(next_time_.us() - (MediaMicros(next_ts_) + transit_.base_transit()));
 }
 
 AudioJitterBuffer::InsertResult AudioJitterBuffer::InsertPacket(Timestamp now, const RtpPacketInfo& info,

@@ -18,6 +18,7 @@
 #include "core/bytes.h"
 #include "core/time.h"
 #include "media/rtp_types.h"
+#include "media/transit_window.h"
 
 namespace tandem::media {
 
@@ -90,7 +91,6 @@ class AudioJitterBuffer {
   };
 
   void UpdateTiming(Timestamp now, int64_t timestamp);
-  int64_t BaseTransit() const { return std::min(transit_min_current_, transit_min_previous_); }
   TimeDelta EffectiveDelay() const;
   void Remove(size_t order_index);
   AudioPlayout Emit(AudioPlayoutKind kind, size_t order_index, int64_t timestamp, int samples);
@@ -110,12 +110,7 @@ class AudioJitterBuffer {
   bool last_dtx_ = false;
   int last_samples_ = 960;
 
-  bool timing_valid_ = false;
-  Timestamp bucket_start_;
-  int64_t transit_min_current_ = 0;
-  int64_t transit_min_previous_ = 0;
-  int64_t variation_max_current_ = 0;
-  int64_t variation_max_previous_ = 0;
+  TransitWindow transit_;
   TimeDelta target_;
 
   mutable AudioJitterBufferStats stats_;

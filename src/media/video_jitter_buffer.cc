@@ -21,7 +21,7 @@ int64_t MediaMicros(int64_t unwrapped_timestamp) {
 }  // namespace
 
 VideoJitterBuffer::VideoJitterBuffer(const VideoJitterBufferConfig& config, VideoCodec codec)
-    : config_(config), codec_(codec) {
+    : config_(config), codec_(codec), transit_(config.timing_window) {
   const size_t capacity = RoundCapacity(config.capacity);
   mask_ = capacity - 1;
   slots_.resize(capacity);
@@ -31,7 +31,7 @@ VideoJitterBuffer::VideoJitterBuffer(const VideoJitterBufferConfig& config, Vide
 
 const VideoJitterBufferStats& VideoJitterBuffer::stats() const {
   stats_.current_delay = current_delay_;
-  stats_.jitter = TimeDelta::Micros(std::max(variation_max_current_, variation_max_previous_));
+  stats_.jitter = transit_.jitter();
   return stats_;
 }
 
@@ -222,39 +222,19 @@ void VideoJitterBuffer::AddFrame(Timestamp now, int64_t first, int64_t last) {
     return;
   }
   ++stats_.frames_complete;
-  if (!retransmitted || !timing_valid_) UpdateTiming(now, f);
+  if (!retransmitted || !transit_.valid()) UpdateTiming(now, f);
   frames_.insert(it, f);
 }
 
 void VideoJitterBuffer::UpdateTiming(Timestamp now, const FrameRecord& f) {
-  // transit = arrival - media time: its windowed minimum is the delay of the fastest recent frame (the
-  // baseline that maps RTP time to local time, absorbing clock offset and drift); the variation above it is
-  // the jitter.
-  const int64_t transit = now.us() - MediaMicros(f.timestamp);
-  if (!timing_valid_) {
-    timing_valid_ = true;
-    bucket_start_ = now;
-    transit_min_current_ = transit_min_previous_ = transit;
-    variation_max_current_ = variation_max_previous_ = 0;
-  } else if (now - bucket_start_ >= config_.timing_window / 2) {
-    transit_min_previous_ = transit_min_current_;
-    variation_max_previous_ = variation_max_current_;
-    transit_min_current_ = transit;
-    variation_max_current_ = 0;
-    bucket_start_ = now;
-  } else {
-    transit_min_current_ = std::min(transit_min_current_, transit);
-  }
-  const int64_t base = std::min(transit_min_current_, transit_min_previous_);
-  variation_max_current_ = std::max(variation_max_current_, transit - base);
-  const TimeDelta jitter = TimeDelta::Micros(std::max(variation_max_current_, variation_max_previous_));
+  transit_.Add(now, now.us() - MediaMicros(f.timestamp));
+  const TimeDelta jitter = transit_.jitter();
   current_delay_ = std::clamp(config_.target_delay + jitter, config_.min_delay, config_.max_delay);
 }
 
 Timestamp VideoJitterBuffer::PlayoutTime(const FrameRecord& f) const {
-  if (!timing_valid_) return f.complete_time + current_delay_;
-  const int64_t base = std::min(transit_min_current_, transit_min_previous_);
-  return Timestamp::Micros(MediaMicros(f.timestamp) + base) + current_delay_;
+  if (!transit_.valid()) return f.complete_time + current_delay_;
+  return Timestamp::Micros(MediaMicros(f.timestamp) + transit_.base_transit()) + current_delay_;
 }
 
 bool VideoJitterBuffer::ContinuousWithLast(const FrameRecord& f) const {

@@ -32,6 +32,7 @@
 #include "core/time.h"
 #include "media/media_frame.h"
 #include "media/rtp_types.h"
+#include "media/transit_window.h"
 
 namespace tandem::media {
 
@@ -196,12 +197,7 @@ class VideoJitterBuffer {
   bool key_request_pending_ = false;
 
   // Timing model: windowed minimum of (arrival - media time) and windowed maximum of the variation above it.
-  bool timing_valid_ = false;
-  Timestamp bucket_start_;
-  int64_t transit_min_current_ = 0;
-  int64_t transit_min_previous_ = 0;
-  int64_t variation_max_current_ = 0;
-  int64_t variation_max_previous_ = 0;
+  TransitWindow transit_;
   TimeDelta current_delay_;
 
   mutable VideoJitterBufferStats stats_;

@@ -1,19 +1,21 @@
 // HttpServer: Boost.Beast HTTP/1.1 and WebSocket sessions over beast::tcp_stream or beast::ssl_stream.
 //
-// Ownership: the server's State owns its sessions (id -> shared_ptr) and every pending Beast operation holds a
-// shared_ptr to its session, so a session outlives its last callback even after it was removed. A connection
-// starts as an HttpSession; an accepted upgrade moves its stream into a WsSession (TLS: Beast's WebSocket stream)
-// or a RawWsSession (plain TCP: Beast's handshake, then RFC 6455 framing on the bare socket, see there) that
-// takes its place in the map under the same id. Finish() is the one exit path: close the socket, drop the
-// bookkeeping, post on_close.
+// Ownership: the server's State owns its sessions (id -> shared_ptr) and every pending Beast operation holds
+// a shared_ptr to its session, so a session outlives its last callback even after it was removed. A
+// connection starts as an HttpSession; an accepted upgrade moves its stream into a WsSession (TLS: Beast's
+// WebSocket stream) or a RawWsSession (plain TCP: Beast's handshake, then RFC 6455 framing on the bare
+// socket, see there) that takes its place in the map under the same id. Finish() is the one exit path: close
+// the socket, drop the bookkeeping, post on_close.
 //
 // Limits: Beast's request_parser enforces the header and body limits; the WebSocket read loop reads at most
 // max_message_bytes + 1 bytes of a message (Beast's own message limit is off, so that an oversized message is
 // reported to the application, which answers with its own close code, rather than closed with 1009 by Beast);
-// writes go through one queue per WebSocket (messages, pings, the close frame; one Beast write at a time) whose
-// byte count is capped.
+// writes go through one queue per WebSocket (messages, pings, the close frame; one Beast write at a time)
+// whose byte count is capped.
 #include "net/http_server.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
@@ -30,8 +32,6 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <type_traits>
 #include <unordered_map>
 
@@ -162,7 +162,8 @@ HttpRequest ToRequest(http::request<http::string_body>& req, const SocketAddress
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
   if (move_body) r.body = std::move(req.body());
-  for (const auto& field : req) r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : req)
+    r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   r.remote = remote;
   return r;
 }
@@ -244,7 +245,8 @@ class WsSession final : public Session, public std::enable_shared_from_this<WsSe
       return false;
     }
     queued_bytes_ += size;
-    server_->stats.peak_send_queue_bytes = std::max<uint64_t>(server_->stats.peak_send_queue_bytes, queued_bytes_);
+    server_->stats.peak_send_queue_bytes =
+        std::max<uint64_t>(server_->stats.peak_send_queue_bytes, queued_bytes_);
     queue_.push_back(Item{Item::Kind::kText, std::move(text), 0, {}});
     Flush();
     return true;
@@ -289,10 +291,11 @@ class WsSession final : public Session, public std::enable_shared_from_this<WsSe
 
   void Read() {
     if (finished_ || too_large_) return;
-    const size_t limit = server_->options.max_message_bytes + 1 - std::min(message_.size(),
-                                                                            server_->options.max_message_bytes);
-    ws_.async_read_some(message_, limit,
-                        [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnRead(ec); });
+    const size_t limit = server_->options.max_message_bytes + 1 -
+                         std::min(message_.size(), server_->options.max_message_bytes);
+    ws_.async_read_some(message_, limit, [self = this->shared_from_this()](const error_code& ec, size_t) {
+      self->OnRead(ec);
+    });
   }
 
   void OnRead(const error_code& ec) {
@@ -330,7 +333,8 @@ class WsSession final : public Session, public std::enable_shared_from_this<WsSe
     switch (item.kind) {
       case Item::Kind::kText:
         ws_.text(true);
-        ws_.async_write(asio::buffer(*item.text), [self](const error_code& ec, size_t) { self->OnWritten(ec); });
+        ws_.async_write(asio::buffer(*item.text),
+                        [self](const error_code& ec, size_t) { self->OnWritten(ec); });
         break;
       case Item::Kind::kPing:
         ws_.async_ping({}, [self](const error_code& ec) { self->OnWritten(ec); });
@@ -983,16 +987,16 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   void Start() {
     if constexpr (kIsTls<Stream>) {
       beast::get_lowest_layer(stream_).expires_after(Chrono(server_->options.handshake_timeout));
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](const error_code& ec) {
-                                if (self->finished_) return;
-                                if (ec) {
-                                  LOG_DEBUG(kLog, "connection " << self->id_ << ": TLS handshake: " << ec.message());
-                                  self->Finish();
-                                  return;
-                                }
-                                self->ReadRequest();
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server, [self = this->shared_from_this()](const error_code& ec) {
+            if (self->finished_) return;
+            if (ec) {
+              LOG_DEBUG(kLog, "connection " << self->id_ << ": TLS handshake: " << ec.message());
+              self->Finish();
+              return;
+            }
+            self->ReadRequest();
+          });
     } else {
       ReadRequest();
     }
@@ -1002,15 +1006,17 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
 
  private:
   void ReadRequest() {
-    // A keep-alive connection waits with no more memory than it needs: drop capacity a large body left behind.
+    // A keep-alive connection waits with no more memory than it needs: drop capacity a large body left
+    // behind.
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepMessageCapacity) buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
     beast::get_lowest_layer(stream_).expires_after(
         Chrono(first_ ? server_->options.request_timeout : server_->options.idle_timeout));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnHeader(ec); });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(const error_code& ec) {
@@ -1044,8 +1050,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       OnRequest({});
       return;
     }
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnRequest(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnRequest(ec); });
   }
 
   void OnReadError(const error_code& ec) {
@@ -1053,7 +1060,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       RespondError(431, "too_large", "request header block too large");
     } else if (ec == http::error::body_limit) {
       RespondError(413, "too_large", "request body too large");
-    } else if (IsHttpParseError(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    } else if (IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+               ec != http::error::partial_message) {
       RespondError(400, "bad_request", "malformed HTTP request");
     } else {
       // The client closed, went silent past the timeout, or the connection broke: nothing to answer.
@@ -1088,7 +1096,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     response_.emplace();
     FillResponse(*response_, r, keep_alive);
     if (r.status == 204 || r.status == 304) {
-      // RFC 9110 §8.6: no Content-Length (and no body) in a 204; a 304 would describe the cached representation.
+      // RFC 9110 §8.6: no Content-Length (and no body) in a 204; a 304 would describe the cached
+      // representation.
     } else if (head) {
       response_->content_length(r.body.size());  // RFC 9110 §9.3.2: the headers GET would send, no body
     } else {
@@ -1112,8 +1121,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       beast::get_lowest_layer(stream_).expires_after(Chrono(server_->options.handshake_timeout));
       stream_.async_shutdown([self = this->shared_from_this()](const error_code&) { self->Finish(); });
     } else {
-      // Half-close, then read until the client closes too: closing with unread input would send a reset, which
-      // can destroy the response before the client has read it.
+      // Half-close, then read until the client closes too: closing with unread input would send a reset,
+      // which can destroy the response before the client has read it.
       error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       beast::get_lowest_layer(stream_).expires_after(kLingerTime);
@@ -1214,8 +1223,8 @@ void HttpServer::State::OnAccept(const error_code& ec, tcp::socket socket) {
     sessions.emplace(id, session);
     session->Start();
   } else {
-    auto session =
-        std::make_shared<HttpSession<PlainStream>>(shared_from_this(), id, remote, PlainStream(std::move(socket)));
+    auto session = std::make_shared<HttpSession<PlainStream>>(shared_from_this(), id, remote,
+                                                              PlainStream(std::move(socket)));
     sessions.emplace(id, session);
     session->Start();
   }

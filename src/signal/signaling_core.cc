@@ -16,8 +16,8 @@ namespace {
 
 constexpr char kLog[] = "signal";
 constexpr char kAnonymous[] = "anonymous";
-// A peer whose frames keep being refused by the rate limit this many times in a row (a multiple of the burst) is
-// not a browser having a busy moment: it is closed with 4008.
+// A peer whose frames keep being refused by the rate limit this many times in a row (a multiple of the burst)
+// is not a browser having a busy moment: it is closed with 4008.
 constexpr uint32_t kAbuseBursts = 4;
 
 ApiResponse ErrorResponse(Code code, std::string_view message) {
@@ -46,8 +46,8 @@ int HexValue(char c) {
   return -1;
 }
 
-// The first `name=value` in an application/x-www-form-urlencoded query, percent-decoded. nullopt when absent or
-// badly encoded.
+// The first `name=value` in an application/x-www-form-urlencoded query, percent-decoded. nullopt when absent
+// or badly encoded.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const size_t amp = query.find('&');
@@ -180,8 +180,8 @@ std::optional<ApiResponse> SignalingCore::HandleUpgrade(Timestamp now, UnixTime 
                                                         const IpAddress& client, std::string_view target) {
   auto refuse = [&](const Failure& f) {
     ++stats_.upgrades_refused;
-    LOG_DEBUG(kLog, "upgrade refused from " << log::Redact(client.ToString()) << ": " << CodeName(f.code) << " ("
-                                            << f.message << ")");
+    LOG_DEBUG(kLog, "upgrade refused from " << log::Redact(client.ToString()) << ": " << CodeName(f.code)
+                                            << " (" << f.message << ")");
     return std::optional<ApiResponse>(ErrorResponse(f));
   };
   if (PathOf(target) != "/ws") return refuse({Code::kNotFound, "no WebSocket endpoint here"});
@@ -245,8 +245,8 @@ void SignalingCore::HandleFrame(Timestamp now, ConnectionId connection, std::str
 
 void SignalingCore::RouteFrame(Timestamp now, Peer& from, std::string_view text) {
   // Offers, answers and candidates to a peer of the room, relayed without building a JSON document
-  // (relay_fast_path.h: the same output as below, byte for byte). Everything else, refusals included, goes the
-  // general way.
+  // (relay_fast_path.h: the same output as below, byte for byte). Everything else, refusals included, goes
+  // the general way.
   if (std::optional<FastRelay> fast = ScanRelayFrame(text)) {
     Peer* target = registry_.ById(fast->to);
     if (target != nullptr && target->room == from.room && IsPlainJsonText(from.id)) {
@@ -321,7 +321,8 @@ Timestamp SignalingCore::NextTimeout() const { return liveness_.NextTimeout(); }
 
 ApiResponse SignalingCore::HandleApi(Timestamp now, UnixTime wall, const ApiRequest& request) {
   ++stats_.api_requests;
-  if (request.body.size() > config_.max_message_bytes) return ErrorResponse(Code::kTooLarge, "body too large");
+  if (request.body.size() > config_.max_message_bytes)
+    return ErrorResponse(Code::kTooLarge, "body too large");
   const std::string_view path = PathOf(request.target);
   const std::string_view method = request.method;
   if (path == "/healthz") {
@@ -410,8 +411,9 @@ ApiResponse SignalingCore::IceServers(UnixTime wall, const ApiRequest& request) 
     if (!claims) return ErrorResponse(claims.failure());
     identity = claims->identity;
   }
-  return ApiResponse{200, DumpJson({{"iceServers", IceServersJson(BuildIceServers(config_.ice, identity, wall))},
-                                    {"ttl", config_.ice.credential_ttl_seconds}})};
+  return ApiResponse{200,
+                     DumpJson({{"iceServers", IceServersJson(BuildIceServers(config_.ice, identity, wall))},
+                               {"ttl", config_.ice.credential_ttl_seconds}})};
 }
 
 ApiResponse SignalingCore::Presence(UnixTime wall, const ApiRequest& request, std::string_view room_name) {
@@ -450,7 +452,8 @@ ApiResponse SignalingCore::PostMessage(Timestamp now, UnixTime wall, const ApiRe
       return ErrorResponse(Code::kUnknownPeer, "no such peer in this room");
   }
   if (room == nullptr) return ApiResponse{202, R"({"delivered":0})"};
-  if (!room->http_bucket.TryTake(now)) return ErrorResponse(Code::kRateLimited, "too many messages to this room");
+  if (!room->http_bucket.TryTake(now))
+    return ErrorResponse(Code::kRateLimited, "too many messages to this room");
   auto text = std::make_shared<const std::string>(
       RelayFrame(ClientFrame::Type::kMessage, "http:" + claims->identity, *data));
   size_t delivered = 0;

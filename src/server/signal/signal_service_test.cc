@@ -1,13 +1,13 @@
 // The signaling service over real loopback sockets: the sans-IO core, the Beast HTTP/WebSocket server and the
-// driver together, exercised with a Beast client (asynchronous operations bounded by timeouts, so a broken server
-// fails a test instead of hanging it).
+// driver together, exercised with a Beast client (asynchronous operations bounded by timeouts, so a broken
+// server fails a test instead of hanging it).
 #include "server/signal/signal_service.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -15,8 +15,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -45,8 +45,8 @@ constexpr char kTokenSecret[] = "token-secret";
 constexpr char kApiKey[] = "api-key";
 constexpr auto kTimeout = std::chrono::seconds(5);
 
-// Runs `ioc` until `done` or the timeout; on timeout, `cancel` aborts the operation, which is then run to completion
-// (so nothing it references dangles).
+// Runs `ioc` until `done` or the timeout; on timeout, `cancel` aborts the operation, which is then run to
+// completion (so nothing it references dangles).
 bool Await(asio::io_context& ioc, const bool& done, const std::function<void()>& cancel,
            std::chrono::steady_clock::duration timeout = kTimeout) {
   ioc.restart();
@@ -136,8 +136,8 @@ class WsClient {
     return !ec;
   }
 
-  // The next frame, or nullopt on timeout or close (then close_code() says why). After a timeout the stream is
-  // unusable (a cancelled WebSocket read fails the stream): time out only where nothing more is expected.
+  // The next frame, or nullopt on timeout or close (then close_code() says why). After a timeout the stream
+  // is unusable (a cancelled WebSocket read fails the stream): time out only where nothing more is expected.
   std::optional<Json> Read(std::chrono::steady_clock::duration timeout = kTimeout) {
     beast::flat_buffer buffer;
     bool done = false;
@@ -146,7 +146,9 @@ class WsClient {
       ec = e;
       done = true;
     });
-    if (!Await(ioc_, done, [&] { beast::get_lowest_layer(ws_).cancel(); }, timeout)) return std::nullopt;
+    if (!Await(
+            ioc_, done, [&] { beast::get_lowest_layer(ws_).cancel(); }, timeout))
+      return std::nullopt;
     if (ec) {
       closed_ = true;
       return std::nullopt;
@@ -206,10 +208,10 @@ std::string Mint(const std::string& room, const std::string& identity, int64_t i
   signaling::TokenClaims c;
   c.room = room;
   c.identity = identity;
-  c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count() +
-                issued_offset;
+  c.issued_at =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() +
+      issued_offset;
   c.expires_at = c.issued_at + ttl;
   c.jti = "test";
   return signaling::TokenCodec(kTokenSecret).Mint(c);
@@ -253,7 +255,8 @@ TEST(SignalService, TwoPeersJoinAndExchangeOfferAnswerCandidates) {
   alice.Send({{"type", "offer"}, {"to", bob_id}, {"sdp", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}});
   auto offer = bob->Read();
   ASSERT_TRUE(offer);
-  EXPECT_EQ(*offer, (Json{{"type", "offer"}, {"from", alice_id}, {"sdp", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}));
+  EXPECT_EQ(*offer,
+            (Json{{"type", "offer"}, {"from", alice_id}, {"sdp", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}));
 
   bob->Send({{"type", "answer"}, {"to", alice_id}, {"sdp", "v=0 answer"}});
   auto answer = alice.Read();
@@ -300,7 +303,8 @@ TEST(SignalService, HttpMessageArrivesOnTheSocket) {
   ASSERT_EQ(alice.Connect(s.port(), "/ws?token=" + Mint("demo", "alice")), 101);
   const std::string alice_id = (*alice.Read())["peerId"];
   auto r = Request(s.port(), http::verb::post, "/api/rooms/demo/messages",
-                   Json{{"to", alice_id}, {"data", {{"hello", "world"}}}}.dump(), "Bearer " + Mint("demo", "backend"));
+                   Json{{"to", alice_id}, {"data", {{"hello", "world"}}}}.dump(),
+                   "Bearer " + Mint("demo", "backend"));
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ(r.body, R"({"delivered":1})");
   EXPECT_EQ(r.cache_control, "no-store");
@@ -309,8 +313,8 @@ TEST(SignalService, HttpMessageArrivesOnTheSocket) {
   EXPECT_EQ(*frame, (Json{{"type", "message"}, {"from", "http:backend"}, {"data", {{"hello", "world"}}}}));
   // Broadcast, and a body that expects 100-continue (curl sends that for bodies above 1 KiB).
   std::string big = Json{{"data", std::string(4000, 'x')}}.dump();
-  r = Request(s.port(), http::verb::post, "/api/rooms/demo/messages", big, "Bearer " + Mint("demo", "backend"),
-              {{"Expect", "100-continue"}});
+  r = Request(s.port(), http::verb::post, "/api/rooms/demo/messages", big,
+              "Bearer " + Mint("demo", "backend"), {{"Expect", "100-continue"}});
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ((*alice.Read())["data"].get<std::string>().size(), 4000u);
 }
@@ -372,7 +376,8 @@ TEST(SignalService, SlowReaderIsDisconnectedWithItsQueueBounded) {
   const std::string payload(60000, 'x');
   // 18 MB: far more than the kernel's socket buffers (4 MiB at most here) and the 256 KiB queue can hold. The
   // server reads the writer as fast as it can; only the path to the reader backs up.
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(writer.Send({{"type", "message"}, {"to", reader_id}, {"data", payload}}));
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(writer.Send({{"type", "message"}, {"to", reader_id}, {"data", payload}}));
   auto left = writer.ReadType("peer-left");
   ASSERT_TRUE(left);
   EXPECT_EQ((*left)["peerId"], reader_id);
@@ -409,7 +414,8 @@ TEST(SignalService, HttpLimitsAndErrors) {
                          "Bearer " + Mint("demo", "x"));
   EXPECT_EQ(too_big.status, 413);
   EXPECT_EQ(ErrorCode(too_big), "too_large");
-  auto big_header = Request(s.port(), http::verb::get, "/healthz", "", "", {{"X-Filler", std::string(9000, 'y')}});
+  auto big_header =
+      Request(s.port(), http::verb::get, "/healthz", "", "", {{"X-Filler", std::string(9000, 'y')}});
   EXPECT_EQ(big_header.status, 431);
   EXPECT_EQ(Request(s.port(), http::verb::get, "/api/none").status, 404);
   EXPECT_EQ(Request(s.port(), http::verb::delete_, "/api/token").status, 405);
@@ -500,8 +506,8 @@ class TempCertificate {
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, key);
     X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"),
+                               -1, -1, 0);
     X509_set_issuer_name(x, name);
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
