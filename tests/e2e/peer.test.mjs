@@ -105,9 +105,17 @@ describe('native peer with Chromium', { timeout: 600000 }, () => {
       log(`${label}: sent ${r.sent.length}, echoed ${r.received.length} (stream id ${r.id})`);
       if (label === 'ordered') {
         assert.deepEqual(r.received, r.sent, 'ordered echoes arrive complete and in order');
-      } else {
-        // Unordered delivery may reorder; on loopback nothing is lost, so every message comes back.
+      } else if (label === 'unordered') {
+        // Unordered but reliable: every message comes back, in any order.
         assert.deepEqual([...r.received].sort(), [...r.sent].sort(), `${label} echoes arrive complete`);
+      } else {
+        // maxRetransmits:0 promises no delivery: a datagram the kernel drops on a busy loopback (a burst of
+        // 30 KB messages overflowing a socket buffer) is gone, twice over (there and back). What does come back
+        // must be exactly what was sent, once each, and most of it.
+        const sent = new Set(r.sent);
+        assert.ok(r.received.every((m) => sent.has(m)), `${label}: only messages that were sent come back`);
+        assert.equal(new Set(r.received).size, r.received.length, `${label}: no message twice`);
+        assert.ok(r.received.length >= r.sent.length * 0.75, `${label}: ${r.received.length} of ${r.sent.length} came back`);
       }
     }
     assert.equal(result.lossy.maxRetransmits, 0);
@@ -119,7 +127,9 @@ describe('native peer with Chromium', { timeout: 600000 }, () => {
     assert.match(output, /echoing on channel ordered/);
     assert.match(output, /echoing on channel lossy/);
     const echoed = Number(output.match(/echoed (\d+) messages/)?.[1] ?? -1);
-    assert.ok(echoed >= 120, `the native peer echoed ${echoed} messages`);
+    // Every reliable message, and at least each lossy one that came back (some may have been lost on the way in).
+    const reliable = result.ordered.sent.length + result.unordered.sent.length;
+    assert.ok(echoed >= reliable + result.lossy.received.length, `the native peer echoed ${echoed} messages`);
   });
 
   const modes = [
